@@ -1,0 +1,1 @@
+"""Real-time facial expression recognition platform."""
