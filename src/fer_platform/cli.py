@@ -1,0 +1,90 @@
+"""Shared entry-point plumbing for the stage commands, plus the `fer-platform` command (profiles)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fer_platform.config import ConfigError, load_params
+
+# Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
+EXIT_OK, EXIT_USER_ERROR = 0, 1
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from fer_platform.data.dataset import DataError
+
+    return (ConfigError, DataError, FileNotFoundError, StageFailed)
+
+
+class StageFailed(RuntimeError):
+    """A stage ran and decided the pipeline must stop (e.g. validation errors); its report says why."""
+
+
+def run_stage(
+    name: str,
+    flow: Callable[..., Any],
+    argv: Sequence[str] | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """Parse `--params` (and stage options), run the flow, map user errors to a clear message and exit 1."""
+    parser = argparse.ArgumentParser(prog=f"python -m flows.{name}", description=flow.__doc__)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    if add_arguments:
+        add_arguments(parser)
+    args = vars(parser.parse_args(argv))
+    try:
+        flow(**args)
+    except user_errors() as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return EXIT_OK
+
+
+def profile_overrides(profile: str, params_path: str = "params.yaml") -> list[str]:
+    params = load_params(params_path)
+    if profile not in params.profiles:
+        known = ", ".join(params.profiles) or "none"
+        raise ConfigError(f"unknown profile {profile!r}; params.yaml defines: {known}")
+    return [f"{key}={_yaml_scalar(value)}" for key, value in params.profiles[profile].items()]
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fer-platform", description="FER platform helpers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the DVC pipeline with a params profile as a DVC experiment")
+    run.add_argument("--profile", default="quick", help="profile name from params.yaml `profiles`")
+    run.add_argument("--params", default="params.yaml")
+    run.add_argument("--name", default=None, help="experiment name (default: the profile name + time)")
+    show = sub.add_parser("profile", help="print a profile's `dvc exp run -S` overrides")
+    show.add_argument("name")
+    show.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)
+    except ConfigError as err:
+        print(f"fer-platform: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.command == "profile":
+        print("\n".join(overrides))
+        return EXIT_OK
+    cmd = ["dvc", "exp", "run"]
+    for override in overrides:
+        cmd += ["-S", override]
+    if args.name:
+        cmd += ["-n", args.name]
+    print("+ " + " ".join(cmd), flush=True)
+    return subprocess.call(cmd)

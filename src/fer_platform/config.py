@@ -1,0 +1,159 @@
+"""params.yaml -> validated, frozen settings. Validated once at each entry point; nothing else reads YAML.
+
+Every tunable of the platform lives in params.yaml; these models are its schema. Unknown keys are errors
+(a typo must not silently fall back to a default), and values are not coerced (`epochs: "3"` is an error).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fer_platform.labels import SPLITS
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class DataSettings(Settings):
+    # An image-folder release (train/<emotion>/..., test/<emotion>/...) or the challenge CSV.
+    source: str = "data/fer2013"
+
+
+class ValidateSettings(Settings):
+    expected_split_sizes: dict[str, int] = Field(
+        default_factory=lambda: {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+    )
+    # An image whose pixel standard deviation is below this is blank/constant (a warning per image).
+    blank_std_threshold: float = Field(default=2.0, ge=0)
+    # More blank images than this fraction of a split is an error, not a warning.
+    max_blank_fraction: float = Field(default=0.01, ge=0, le=1)
+    # Duplicates of test images inside Training are always reported; this makes them fatal.
+    fail_on_train_test_leak: bool = False
+    examples_per_finding: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _known_splits(self) -> ValidateSettings:
+        unknown = set(self.expected_split_sizes) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"expected_split_sizes has unknown splits {sorted(unknown)}; known: {SPLITS}")
+        return self
+
+
+class AugmentSettings(Settings):
+    flip: bool = True
+    translation: float = Field(default=0.1, ge=0, lt=1)
+    rotation: float = Field(default=0.05, ge=0, lt=1)  # fraction of a full turn
+    zoom: float = Field(default=0.1, ge=0, lt=1)
+
+
+class TrainSettings(Settings):
+    """One architecture's training recipe: `train.common` overlaid with `train.archs.<name>`."""
+
+    architecture: str
+    model: dict[str, Any] = Field(default_factory=dict)  # builder keyword arguments
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    learning_rate: float = Field(gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    warmup_epochs: int = Field(default=0, ge=0)
+    schedule: Literal["constant", "cosine"] = "cosine"
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    class_weight: Literal["none", "balanced", "sqrt"] = "none"
+    augment: AugmentSettings = AugmentSettings()
+    seed: int = 1337
+    # Drop Training images that are byte-identical to a PublicTest/PrivateTest image (a leak).
+    drop_train_test_duplicates: bool = True
+    # Subsets for quick runs: at most this many images per class (None = all). Deterministic.
+    max_train_per_class: int | None = Field(default=None, ge=1)
+    max_eval_per_class: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainSettings:
+        if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be < epochs ({self.epochs})")
+        return self
+
+
+class PromoteSettings(Settings):
+    registered_model: str = "fer-classifier"
+    # A candidate takes `champion` only if its PublicTest accuracy beats the champion's by this much.
+    min_improvement: float = Field(default=0.002, ge=0)
+
+
+class ServeSettings(Settings):
+    max_faces_per_request: int = Field(default=64, ge=1)
+    max_request_bytes: int = Field(default=8_000_000, ge=1024)
+    max_image_side: int = Field(default=4096, ge=48)
+    max_batch_size: int = Field(default=128, ge=1)
+    max_latency_ms: int = Field(default=50, ge=1)
+    haar_scale_factor: float = Field(default=1.1, gt=1)
+    haar_min_neighbors: int = Field(default=5, ge=0)
+    haar_min_face: int = Field(default=30, ge=8)
+
+
+class Params(Settings):
+    data: DataSettings = DataSettings()
+    validate_: ValidateSettings = Field(default=ValidateSettings(), alias="validate")
+    train: dict[str, Any]
+    promote: PromoteSettings = PromoteSettings()
+    serve: ServeSettings = ServeSettings()
+    # Named sets of `dotted.key: value` overrides, applied with `dvc exp run -S` (see fer_platform.cli).
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def validate_settings(self) -> ValidateSettings:
+        return self.validate_
+
+    def architectures(self) -> list[str]:
+        return list(self.train.get("archs", {}))
+
+    def train_settings(self, arch: str) -> TrainSettings:
+        archs = self.train.get("archs", {})
+        if arch not in archs:
+            raise ConfigError(f"no train.archs.{arch} in params; configured: {', '.join(archs) or 'none'}")
+        merged = _deep_merge(self.train.get("common", {}), archs[arch] or {})
+        merged.setdefault("architecture", arch)
+        try:
+            return TrainSettings.model_validate(merged)
+        except ValidationError as err:
+            raise ConfigError(f"invalid train settings for {arch!r}:\n{err}") from None
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable or does not match the schema."""
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run from the project root or pass --params)") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    for arch in params.architectures():  # fail at entry, not half-way through a pipeline
+        params.train_settings(arch)
+    return params

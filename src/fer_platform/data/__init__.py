@@ -1,0 +1,1 @@
+"""FER2013 readers (image-folder release, challenge CSV) -> one canonical dataset."""

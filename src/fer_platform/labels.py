@@ -1,0 +1,24 @@
+"""The seven FER2013 expression labels, in the original integer order of fer2013.csv.
+
+This module is the only place that defines them: readers, models, the service and the edge client all
+import from here (and it imports nothing heavy, so `fer-edge` can use it).
+"""
+
+from __future__ import annotations
+
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NUM_CLASSES: int = len(EMOTIONS)
+EMOTION_TO_CODE: dict[str, int] = {name: code for code, name in enumerate(EMOTIONS)}
+
+# The original `Usage` column values; the image-folder release keeps them as file-name prefixes.
+SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+SPLIT_TO_CODE: dict[str, int] = {name: code for code, name in enumerate(SPLITS)}
+TRAIN, SELECTION, REPORT = SPLITS  # train on Training, select on PublicTest, report PrivateTest
+
+
+def emotion_code(name: str) -> int:
+    """Code of an emotion name; a clear error listing the known names otherwise."""
+    try:
+        return EMOTION_TO_CODE[name]
+    except KeyError:
+        raise ValueError(f"unknown emotion {name!r}; known: {', '.join(EMOTIONS)}") from None

@@ -1,0 +1,39 @@
+"""One registry: architecture name -> builder. Unknown names fail with the list of known ones."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+# name -> "module:function"; builders are imported lazily so listing names never imports Keras.
+_BUILDERS: dict[str, str] = {
+    "cnn": "fer_platform.models.cnn:build_cnn",
+    "vgg19": "fer_platform.models.vgg:build_vgg19",
+    "resnet32": "fer_platform.models.resnet:build_resnet32",
+    "resnet_compact": "fer_platform.models.resnet:build_resnet_compact",
+}
+
+
+class UnknownArchitecture(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def known_architectures() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def get_builder(name: str) -> Callable[..., Any]:
+    if name not in _BUILDERS:
+        raise UnknownArchitecture(f"unknown architecture {name!r}; known: {', '.join(known_architectures())}")
+    module, func = _BUILDERS[name].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def build_model(name: str, augment: dict | None = None, **kwargs: Any):
+    """Build an uncompiled Keras model taking raw (N, 48, 48, 1) uint8 faces, returning 7 probabilities."""
+    try:
+        return get_builder(name)(augment=augment or {}, **kwargs)
+    except TypeError as err:  # a params.yaml key the builder does not take
+        raise ValueError(f"architecture {name!r}: bad model arguments {sorted(kwargs)}: {err}") from None

@@ -1,0 +1,25 @@
+"""Where each stage writes, relative to the project root (DVC runs every stage there). dvc.yaml names the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATASET = Path("artifacts/dataset/fer2013.npz")
+MANIFEST = Path("artifacts/dataset/manifest.json")
+VALIDATION_DIR = Path("reports/validation")
+VALIDATION_SUMMARY = VALIDATION_DIR / "summary.json"
+DATA_DOCS = VALIDATION_DIR / "data_docs"
+MODELS_DIR = Path("artifacts/models")
+CHECKPOINTS_DIR = Path("artifacts/checkpoints")
+METRICS_DIR = Path("reports/metrics")
+PLOTS_DIR = Path("reports/plots")
+PROMOTION = Path("reports/promotion.json")
+BENTO_INFO = Path("reports/bento.json")
+
+
+def model_dir(arch: str) -> Path:
+    return MODELS_DIR / arch
+
+
+def checkpoint_dir(arch: str) -> Path:
+    return CHECKPOINTS_DIR / arch
