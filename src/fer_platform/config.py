@@ -98,7 +98,16 @@ class ServeSettings(Settings):
     haar_min_face: int = Field(default=30, ge=8)
 
 
+class PipelineSettings(Settings):
+    # Prefect task runner for training: >1 trains that many architectures at once (threads).
+    train_workers: int = Field(default=1, ge=1)
+    # Retries of a training task after a transient failure (user errors are never retried).
+    task_retries: int = Field(default=2, ge=0)
+    retry_delay_seconds: float = Field(default=10.0, ge=0)
+
+
 class Params(Settings):
+    pipeline: PipelineSettings = PipelineSettings()
     data: DataSettings = DataSettings()
     validate_: ValidateSettings = Field(default=ValidateSettings(), alias="validate")
     train: dict[str, Any]

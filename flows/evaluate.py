@@ -1,0 +1,60 @@
+"""Evaluate trained architectures on PublicTest and PrivateTest; write DVC metrics/plots; log to MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from prefect import flow, task
+
+from fer_platform import paths
+from fer_platform.cli import run_stage
+from fer_platform.config import load_params
+from fer_platform.data.dataset import load_dataset
+from fer_platform.evaluation.evaluate import (
+    evaluate_model,
+    log_evaluation_to_mlflow,
+    metrics_summary,
+    write_evaluation,
+)
+
+
+@task(name="evaluate-architecture")
+def evaluate_task(arch: str, params: str) -> dict:
+    import keras
+
+    settings = load_params(params).train_settings(arch)
+    model_dir = paths.model_dir(arch)
+    if not (model_dir / "model.keras").exists():
+        raise FileNotFoundError(f"{model_dir / 'model.keras'}: not trained yet (run the train stage)")
+    model = keras.saving.load_model(model_dir / "model.keras")
+    reports = evaluate_model(model, load_dataset(paths.DATASET), settings)
+    history = json.loads((model_dir / "history.json").read_text())
+    files = write_evaluation(arch, reports, history, paths.METRICS_DIR / f"{arch}.json", paths.PLOTS_DIR / arch)
+    summary = metrics_summary(arch, reports)
+    run = json.loads((model_dir / "run.json").read_text())
+    if run.get("run_id"):
+        log_evaluation_to_mlflow(run["run_id"], summary, files)
+    return summary
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate_flow(params: str = "params.yaml", arch: list[str] | None = None) -> list[dict]:
+    """Evaluate the given architectures (default: all in params.yaml)."""
+    summaries = [evaluate_task(name, params) for name in arch or load_params(params).architectures()]
+    for s in summaries:
+        print(f"{s['arch']}: PublicTest {s['publictest']['accuracy']:.4f}, "
+              f"PrivateTest {s['privatetest']['accuracy']:.4f} (macro-F1 {s['privatetest']['macro_f1']:.4f})")
+    return summaries
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arch", action="append", help="architecture key from params.yaml (repeatable)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage("evaluate", evaluate_flow, argv, _arguments)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Register the best architecture in the MLflow registry; alias it `champion` only if it beats the champion."""
+
+from __future__ import annotations
+
+import json
+
+from prefect import flow, task
+
+from fer_platform import paths
+from fer_platform.cli import run_stage
+from fer_platform.config import load_params
+from fer_platform.data.dataset import load_dataset
+from fer_platform.io import write_json
+from fer_platform.labels import SELECTION
+from fer_platform.registry import Candidate, best_candidate, promote
+from fer_platform.training.data import recipe_splits
+
+
+def load_candidates(archs: list[str]) -> list[Candidate]:
+    candidates = []
+    for arch in archs:
+        metrics_path, run_path = paths.METRICS_DIR / f"{arch}.json", paths.model_dir(arch) / "run.json"
+        for path in (metrics_path, run_path):
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: missing (train and evaluate {arch} first)")
+        metrics, run = json.loads(metrics_path.read_text()), json.loads(run_path.read_text())
+        if not run.get("model_uri"):
+            raise FileNotFoundError(f"{run_path}: {arch} was trained without MLflow tracking; nothing to register")
+        candidates.append(Candidate(arch, run["run_id"], run["model_uri"], metrics["publictest"]["accuracy"],
+                                    metrics["privatetest"]["accuracy"], metrics["publictest"]["n"]))
+    return candidates
+
+
+@task(name="promote-best")
+def promote_task(params: str) -> dict:
+    loaded = load_params(params)
+    candidates = load_candidates(loaded.architectures())
+    best = best_candidate(candidates)
+    selection = recipe_splits(load_dataset(paths.DATASET), loaded.train_settings(best.arch))[SELECTION]
+    decision = promote(candidates, loaded.promote.registered_model, loaded.promote.min_improvement,
+                       selection.images, selection.labels)
+    result = decision.to_dict()
+    write_json(paths.PROMOTION, result)
+    return result
+
+
+@flow(name="promote", log_prints=True)
+def promote_flow(params: str = "params.yaml") -> dict:
+    """Pick the best run by PublicTest accuracy, register it, alias champion/challenger, record why."""
+    result = promote_task(params)
+    print(f"{result['candidate']['arch']} -> version {result['version']} @{result['alias']}: {result['reason']}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage("promote", promote_flow, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, per-class reports, confusion matrices and training curves."""

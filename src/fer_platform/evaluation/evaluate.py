@@ -1,0 +1,103 @@
+"""Evaluate a trained model on PublicTest (selection) and PrivateTest (report) and write DVC metrics/plots."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fer_platform.config import TrainSettings
+from fer_platform.data.dataset import FerDataset
+from fer_platform.evaluation.metrics import classification_report
+from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
+from fer_platform.io import write_json, write_with
+from fer_platform.labels import EMOTIONS, REPORT, SELECTION
+from fer_platform.training.data import recipe_splits
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return np.asarray(model.predict(images[..., None], batch_size=batch_size, verbose=0))
+
+
+def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[str, dict]:
+    """{PublicTest: report, PrivateTest: report} on exactly the images the recipe selects/reports on."""
+    splits = recipe_splits(dataset, settings)
+    reports = {}
+    for split in (SELECTION, REPORT):
+        probs = predict_probabilities(model, splits[split].images)
+        reports[split] = classification_report(splits[split].labels, probs.argmax(axis=1))
+        reports[split]["_predicted"] = probs.argmax(axis=1)
+        reports[split]["_true"] = splits[split].labels
+    return reports
+
+
+def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
+    """The DVC metrics file: flat enough for `dvc metrics show/diff`."""
+    out: dict = {"arch": arch}
+    for split, report in reports.items():
+        key = split.lower()
+        out[key] = {
+            "accuracy": round(report["accuracy"], 4),
+            "macro_f1": round(report["macro_f1"], 4),
+            "n": report["n"],
+            "recall": {e: round(report["per_class"][e]["recall"], 4) for e in EMOTIONS},
+        }
+    return out
+
+
+def write_evaluation(arch: str, reports: dict[str, dict], history: list[dict], metrics_path: Path,
+                     plots_dir: Path) -> dict[str, Path]:
+    """Write metrics JSON, per-class reports, confusion-matrix PNGs, curves PNG and DVC plot data."""
+    write_json(metrics_path, metrics_summary(arch, reports))
+    files: dict[str, Path] = {}
+    for split, report in reports.items():
+        key = split.lower()
+        public = {k: v for k, v in report.items() if not k.startswith("_")}
+        files[f"report_{key}"] = plots_dir / f"classification_report_{key}.json"
+        write_json(files[f"report_{key}"], public)
+        files[f"cm_{key}"] = plots_dir / f"confusion_matrix_{key}.png"
+        confusion_matrix_png(np.array(report["confusion_matrix"]),
+                             f"{arch} {split}: accuracy {report['accuracy']:.3f}", files[f"cm_{key}"])
+        files[f"pred_{key}"] = plots_dir / f"predictions_{key}.csv"
+        write_with(files[f"pred_{key}"], lambda tmp, r=report: _write_predictions(tmp, r))
+    files["curves"] = plots_dir / "training_curves.png"
+    training_curves_png(history, f"{arch} training", files["curves"])
+    files["history"] = plots_dir / "history.csv"
+    write_with(files["history"], lambda tmp: _write_history(tmp, history))
+    return files
+
+
+def _write_predictions(path: Path, report: dict) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["actual", "predicted"])
+        for t, p in zip(report["_true"], report["_predicted"], strict=True):
+            writer.writerow([EMOTIONS[t], EMOTIONS[p]])
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    keys = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(keys)
+        for h in history:
+            writer.writerow([h.get(k, "") for k in keys])
+
+
+def log_evaluation_to_mlflow(run_id: str, summary: dict, files: dict[str, Path]) -> None:
+    from fer_platform import tracking
+
+    mlflow = tracking.configure()
+    with mlflow.start_run(run_id=run_id):
+        flat = {}
+        for split in ("publictest", "privatetest"):
+            flat[f"{split}_final_accuracy"] = summary[split]["accuracy"]
+            flat[f"{split}_macro_f1"] = summary[split]["macro_f1"]
+            for e, r in summary[split]["recall"].items():
+                flat[f"{split}_recall_{e}"] = r
+        mlflow.log_metrics(flat)
+        for path in files.values():
+            if os.path.exists(path):
+                mlflow.log_artifact(str(path), artifact_path="evaluation")

@@ -1,0 +1,1 @@
+"""Training: data selection for a recipe, the resumable fit loop, MLflow logging."""
