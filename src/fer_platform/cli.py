@@ -38,6 +38,7 @@ def run_stage(
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
     try:
+        load_params(args["params"])  # validate once at entry: a bad config never starts a flow run
         flow(**args)
     except user_errors() as err:
         print(f"{name}: error: {err}", file=sys.stderr)

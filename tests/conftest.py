@@ -1,0 +1,59 @@
+"""Shared fixtures: small, fixed subsets of the real FER2013 in ../shared (never synthetic faces)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FER = REPO.parent / "shared" / "datasets" / "fer2013"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _require_shared() -> Path:
+    if not SHARED_FER.is_dir():
+        pytest.fail(f"FER2013 not found at {SHARED_FER}: the tests need ../shared beside the project")
+    return SHARED_FER
+
+
+def copy_subset(dest: Path, per_class: int) -> Path:
+    """The first `per_class` images (sorted names) of every emotion for each of the three splits."""
+    src = _require_shared()
+    for folder, prefixes in (("train", ("Training",)), ("test", ("PublicTest", "PrivateTest"))):
+        for emotion_dir in sorted((src / folder).iterdir()):
+            out = dest / folder / emotion_dir.name
+            out.mkdir(parents=True, exist_ok=True)
+            names = sorted(p.name for p in emotion_dir.iterdir())
+            for prefix in prefixes:
+                for name in [n for n in names if n.startswith(prefix + "_")][:per_class]:
+                    shutil.copy2(emotion_dir / name, out / name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def small_fer(tmp_path_factory) -> Path:
+    """An image-folder FER2013 with 6 real images per class per split (126 images). Read-only by convention."""
+    return copy_subset(tmp_path_factory.mktemp("fer_small") / "fer2013", per_class=6)
+
+
+@pytest.fixture
+def fer_copy(tmp_path, small_fer) -> Path:
+    """A private, writable copy of the small dataset for corruption tests."""
+    return Path(shutil.copytree(small_fer, tmp_path / "fer2013"))
+
+
+@pytest.fixture(scope="session")
+def small_dataset(small_fer):
+    from fer_platform.data.readers import read_fer2013
+
+    return read_fer2013(small_fer)
+
+
+SMALL_SPLIT_SIZES = {"Training": 42, "PublicTest": 42, "PrivateTest": 42}
+# The subset holds one real blank image (train/angry/Training_10131352.jpg): 1 of 42 is 2.4%.
+SMALL_MAX_BLANK_FRACTION = 0.05

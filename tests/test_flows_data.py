@@ -1,0 +1,80 @@
+"""Ingest and validate as real Prefect flow runs: from the command line (subprocesses, as DVC runs them)
+and from Python. No Prefect server is running: each run uses Prefect's temporary local API."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A scratch project root: stages write relative to the working directory, as under `dvc repro`."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["validate"]["expected_split_sizes"] = SMALL_SPLIT_SIZES
+    params["validate"]["max_blank_fraction"] = SMALL_MAX_BLANK_FRACTION
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def stage(project: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run([sys.executable, "-m", f"flows.{name}", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_ingest_then_validate_from_the_command_line(project, small_fer):
+    ingest = stage(project, "ingest", "--source", str(small_fer))
+    assert ingest.returncode == 0, ingest.stderr
+    assert json.loads((project / "artifacts/dataset/manifest.json").read_text())["n_images"] == 126
+    validate = stage(project, "validate")
+    assert validate.returncode == 0, validate.stderr
+    summary = json.loads((project / "reports/validation/summary.json").read_text())
+    assert summary["success"] and summary["n_failed_expectations"] == 0
+    assert (project / "reports/validation/data_docs/index.html").exists()
+
+
+def test_corrupt_image_fails_ingest_naming_the_file(project, fer_copy):
+    victim = sorted(fer_copy.glob("test/happy/PrivateTest_*.jpg"))[0]
+    victim.write_bytes(os.urandom(500))
+    result = stage(project, "ingest", "--source", str(fer_copy))
+    assert result.returncode == 1
+    assert f"{victim.name}: not a decodable image" in result.stderr
+    assert not (project / "artifacts/dataset/fer2013.npz").exists()
+
+
+def test_validation_errors_fail_the_stage(project, small_fer):
+    assert stage(project, "ingest", "--source", str(small_fer)).returncode == 0
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["validate"]["expected_split_sizes"]["PublicTest"] = 3589
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = stage(project, "validate")
+    assert result.returncode == 1
+    assert "validation error" in result.stderr and "n_images" in result.stderr
+    assert json.loads((project / "reports/validation/summary.json").read_text())["success"] is False
+
+
+def test_bad_params_are_reported_in_one_line(project):
+    (project / "params.yaml").write_text("data: {source: 3}\ntrain: {}\n")
+    result = stage(project, "ingest")
+    assert result.returncode == 1
+    assert "data.source" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_flows_are_callable_from_python(project, small_fer):
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.ingest import ingest_flow
+    from flows.validate import validate_flow
+
+    with prefect_test_harness(server_startup_timeout=120):
+        assert ingest_flow(source=str(small_fer))["n_images"] == 126
+        assert validate_flow()["success"]

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fer_platform import labels
+from fer_platform.cli import profile_overrides
+from fer_platform.config import ConfigError, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_label_order_is_the_original_fer2013_coding():
+    assert labels.EMOTIONS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert labels.emotion_code("neutral") == 6
+    with pytest.raises(ValueError, match="known: angry"):
+        labels.emotion_code("contempt")
+
+
+def test_committed_params_validate_and_cover_every_architecture():
+    params = load_params(REPO / "params.yaml")
+    assert {"cnn", "vgg19", "resnet32"} <= set(params.architectures())
+    from fer_platform.models import known_architectures
+
+    for arch in params.architectures():
+        assert params.train_settings(arch).architecture in known_architectures()
+
+
+def _write(tmp_path, mutate) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_rejected_with_its_name(tmp_path):
+    path = _write(tmp_path, lambda r: r["promote"].update(min_improvment=0.1))
+    with pytest.raises(ConfigError, match="min_improvment"):
+        load_params(path)
+
+
+def test_wrong_type_is_not_coerced(tmp_path):
+    path = _write(tmp_path, lambda r: r["train"]["common"].update(epochs="3"))
+    with pytest.raises(ConfigError, match="epochs"):
+        load_params(path)
+
+
+def test_missing_and_malformed_params_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_quick_profile_becomes_dvc_set_overrides():
+    overrides = profile_overrides("quick", str(REPO / "params.yaml"))
+    assert "train.common.epochs=3" in overrides
+    with pytest.raises(ConfigError, match="defines: quick"):
+        profile_overrides("nope", str(REPO / "params.yaml"))
