@@ -76,7 +76,7 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
     champion_version, champion_accuracy = None, None
     try:
         champion = client.get_model_version_by_alias(registered_model, CHAMPION)
-        champion_version = champion.version
+        champion_version = str(champion.version)
         champion_accuracy = score_registered(f"models:/{registered_model}@{CHAMPION}", selection_images,
                                              selection_labels)
     except MlflowException:

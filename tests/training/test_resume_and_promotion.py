@@ -1,0 +1,127 @@
+"""Training resumes after a kill; the promotion gate never lets a worse model take `champion`.
+Real components: the train stage as a subprocess (Prefect + Keras + MLflow on SQLite), a real registry."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from fer_platform.data.ingest import ingest
+from fer_platform.registry import CHALLENGER, CHAMPION, Candidate, decide
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def project(tmp_path, small_fer, monkeypatch) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["common"].update(epochs=5, warmup_epochs=0, batch_size=16, max_train_per_class=None)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    ingest(small_fer, tmp_path / "artifacts/dataset/fer2013.npz", tmp_path / "artifacts/dataset/manifest.json")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def _train_cmd(project: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "flows.train", "--arch", "cnn"], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def test_killed_training_resumes_and_finishes_the_planned_epochs(project):
+    state_file = project / "artifacts/checkpoints/cnn/state.json"
+    proc = _train_cmd(project)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "training ended before it could be killed:\n" + proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGKILL)  # the flow process and its temporary Prefect server
+    proc.wait()
+    killed_at = json.loads(state_file.read_text())
+    assert 1 <= killed_at["epoch"] < 5
+
+    resumed = _train_cmd(project)
+    out, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out
+    assert f"resuming after epoch {killed_at['epoch']}/5" in out
+    history = json.loads((project / "artifacts/models/cnn/history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    run = json.loads((project / "artifacts/models/cnn/run.json").read_text())
+    assert run["run_id"] == killed_at["mlflow_run_id"] and run["epochs_completed"] == 5
+
+    from mlflow import MlflowClient
+
+    from fer_platform import tracking
+
+    tracking.configure()
+    steps = [m.step for m in MlflowClient().get_metric_history(run["run_id"], "publictest_accuracy")]
+    assert sorted(steps) == [1, 2, 3, 4, 5]  # one value per epoch, none lost or doubled across the kill
+
+
+def test_decide_gate():
+    assert decide(0.60, None, 0.01)[0] == CHAMPION
+    assert decide(0.62, 0.60, 0.01)[0] == CHAMPION
+    assert decide(0.605, 0.60, 0.01)[0] == CHALLENGER
+    alias, reason = decide(0.50, 0.60, 0.0)
+    assert alias == CHALLENGER and "champion kept" in reason
+
+
+def _log_model(model, name: str) -> tuple[str, str]:
+    from fer_platform import tracking
+    from fer_platform.training.fit import model_signature
+
+    mlflow = tracking.configure()
+    with mlflow.start_run(run_name=name) as run:
+        info = mlflow.keras.log_model(model, name="model", signature=model_signature(),
+                                      pip_requirements=["keras"])
+    return run.info.run_id, info.model_uri
+
+
+def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypatch):
+    import keras
+    from mlflow import MlflowClient
+
+    from fer_platform.models import build_model
+    from fer_platform.registry import promote
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    sel = small_dataset.split("PublicTest")
+    x, y = sel.images[..., None], sel.labels
+
+    def accuracy(model) -> float:
+        return float((model.predict(x, verbose=0).argmax(1) == y).mean())
+
+    weak = build_model("cnn", augment={})  # untrained
+    strong = build_model("cnn", augment={})
+    strong.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    # memorises the selection set (small batches: BatchNorm statistics must converge too): clearly better
+    strong.fit(x, y, epochs=40, batch_size=6, verbose=0)
+    weak_acc, strong_acc = accuracy(weak), accuracy(strong)
+    assert strong_acc > weak_acc + 0.2
+
+    def candidate(model, acc, arch):
+        run_id, uri = _log_model(model, arch)
+        return Candidate(arch, run_id, uri, acc, 0.0, len(y))
+
+    client = MlflowClient()
+    first = promote([candidate(weak, weak_acc, "weak")], "fer-test", 0.01, x[..., 0], y)
+    assert first.alias == CHAMPION and first.version == "1"
+    better = promote([candidate(strong, strong_acc, "strong")], "fer-test", 0.01, x[..., 0], y)
+    assert better.alias == CHAMPION and better.version == "2"
+    worse = promote([candidate(weak, weak_acc, "weak-again")], "fer-test", 0.01, x[..., 0], y)
+    assert worse.alias == CHALLENGER and worse.previous_champion_version == "2"
+    assert client.get_model_version_by_alias("fer-test", CHAMPION).version == "2"
+    assert client.get_model_version_by_alias("fer-test", CHALLENGER).version == "3"
+    tags = client.get_model_version("fer-test", "3").tags
+    assert tags["promotion.decision"] == CHALLENGER and "champion kept" in tags["promotion.reason"]
+    assert np.isclose(worse.champion_selection_accuracy, strong_acc)  # champion re-scored on these images
