@@ -101,13 +101,14 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     def accuracy(model) -> float:
         return float((model.predict(x, verbose=0).argmax(1) == y).mean())
 
+    keras.utils.set_random_seed(7)
     weak = build_model("cnn", augment={})  # untrained
     strong = build_model("cnn", augment={})
     strong.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     # memorises the selection set (small batches: BatchNorm statistics must converge too): clearly better
     strong.fit(x, y, epochs=40, batch_size=6, verbose=0)
     weak_acc, strong_acc = accuracy(weak), accuracy(strong)
-    assert strong_acc > weak_acc + 0.2
+    assert strong_acc > weak_acc + 0.1  # the premise: clearly better than the 0.01 margin
 
     def candidate(model, acc, arch):
         run_id, uri = _log_model(model, arch)
