@@ -90,7 +90,6 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     import keras
     from mlflow import MlflowClient
 
-    from fer_platform.models import build_model
     from fer_platform.registry import promote
 
     monkeypatch.chdir(tmp_path)
@@ -101,12 +100,17 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     def accuracy(model) -> float:
         return float((model.predict(x, verbose=0).argmax(1) == y).mean())
 
+    def softmax_regression():
+        # The gate is under test, not an architecture: a BatchNorm-free model memorises 42 faces reliably.
+        inputs = keras.Input((48, 48, 1), dtype="uint8")
+        x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+        return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+
     keras.utils.set_random_seed(7)
-    weak = build_model("cnn", augment={})  # untrained
-    strong = build_model("cnn", augment={})
-    strong.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    # memorises the selection set (small batches: BatchNorm statistics must converge too): clearly better
-    strong.fit(x, y, epochs=40, batch_size=6, verbose=0)
+    weak = softmax_regression()  # untrained
+    strong = softmax_regression()
+    strong.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    strong.fit(x, y, epochs=100, batch_size=42, verbose=0)
     weak_acc, strong_acc = accuracy(weak), accuracy(strong)
     assert strong_acc > weak_acc + 0.1  # the premise: clearly better than the 0.01 margin
 
@@ -121,8 +125,8 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     assert better.alias == CHAMPION and better.version == "2"
     worse = promote([candidate(weak, weak_acc, "weak-again")], "fer-test", 0.01, x[..., 0], y)
     assert worse.alias == CHALLENGER and worse.previous_champion_version == "2"
-    assert client.get_model_version_by_alias("fer-test", CHAMPION).version == "2"
-    assert client.get_model_version_by_alias("fer-test", CHALLENGER).version == "3"
+    assert str(client.get_model_version_by_alias("fer-test", CHAMPION).version) == "2"
+    assert str(client.get_model_version_by_alias("fer-test", CHALLENGER).version) == "3"
     tags = client.get_model_version("fer-test", "3").tags
     assert tags["promotion.decision"] == CHALLENGER and "champion kept" in tags["promotion.reason"]
     assert np.isclose(worse.champion_selection_accuracy, strong_acc)  # champion re-scored on these images
