@@ -57,3 +57,13 @@ def small_dataset(small_fer):
 SMALL_SPLIT_SIZES = {"Training": 42, "PublicTest": 42, "PrivateTest": 42}
 # The subset holds one real blank image (train/angry/Training_10131352.jpg): 1 of 42 is 2.4%.
 SMALL_MAX_BLANK_FRACTION = 0.05
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory):
+    """A scratch copy of the project after `fer-platform run --profile quick` (minutes; slow tests only)."""
+    from tests.quick_project import make_project, run_quick_profile
+
+    root, env = make_project(tmp_path_factory.mktemp("quick") / "project")
+    run_quick_profile(root, env)
+    return root, env

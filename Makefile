@@ -1,0 +1,43 @@
+# `make run`: set everything up and run the pipeline (quick profile); `make test`: set up and run the tests.
+# Works on a fresh machine with Python 3.11 and git: uv is installed into the user site if missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV_BIN := .venv/bin
+export PATH := $(CURDIR)/$(VENV_BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup data run full test test-fast bootstrap package serve clean
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
+
+setup: $(UV)  ## virtual env with the locked dependency set
+	$(UV) sync --frozen
+
+data: setup  ## the pinned FER2013 from the DVC remote (hash-checked)
+	dvc pull data.dvc
+
+bootstrap: data  ## register the committed release model as the first champion (no-op if one exists)
+	python -m flows.bootstrap
+
+run: bootstrap  ## quick profile end to end: ingest, validate, train x4, evaluate, promote, package
+	fer-platform run --profile quick
+
+full: bootstrap  ## the committed full recipe (hours on a CPU; see README)
+	dvc repro
+
+package: setup
+	python -m flows.package
+
+serve: setup
+	bentoml serve
+
+test: data  ## the whole suite, as CI runs it
+	pytest -v --durations=15
+
+test-fast: setup
+	pytest -q -m "not slow"
+
+clean:
+	rm -rf artifacts reports mlflow.db mlartifacts

@@ -1,0 +1,58 @@
+"""Haar face detection and the 48x48 crop: shared by the service's /detect and the edge client.
+
+Imports only OpenCV, numpy and the image contract (no TensorFlow), so `fer-edge` stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fer_platform.contract import IMAGE_SHAPE
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_face: int = 30
+
+
+class FaceDetector:
+    """OpenCV's Haar cascade shipped with opencv-python (no downloads)."""
+
+    def __init__(self, settings: DetectorSettings = DetectorSettings()):
+        path = cv2.data.haarcascades + CASCADE_FILE
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise RuntimeError(f"cannot load the Haar cascade {path} (is opencv-python<5 installed?)")
+        self.settings = settings
+
+    def detect(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Face boxes (x, y, w, h) in a grayscale frame, largest first."""
+        boxes = self.cascade.detectMultiScale(
+            gray,
+            scaleFactor=self.settings.scale_factor,
+            minNeighbors=self.settings.min_neighbors,
+            minSize=(self.settings.min_face, self.settings.min_face),
+        )
+        return sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3])
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def crop_faces(gray: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """(N, 48, 48) uint8 crops, resized with area interpolation (the downscale FER2013 faces went through)."""
+    crops = [cv2.resize(gray[y:y + h, x:x + w], IMAGE_SHAPE[::-1], interpolation=cv2.INTER_AREA)
+             for x, y, w, h in boxes]
+    return np.stack(crops).astype(np.uint8) if crops else np.zeros((0, *IMAGE_SHAPE), np.uint8)

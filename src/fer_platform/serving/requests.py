@@ -1,0 +1,85 @@
+"""Request validation for the service: every malformed input becomes a 4xx with a message, never a 500.
+
+Pure numpy/OpenCV, so it is unit-testable without a server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from http import HTTPStatus
+
+import cv2
+import numpy as np
+
+from fer_platform.contract import IMAGE_SHAPE, NUM_PIXELS
+
+
+class RequestError(ValueError):
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def decode_faces(faces: list | None, faces_b64: str | None, max_faces: int) -> np.ndarray:
+    """Exactly one of: `faces` nested lists (N, 48, 48) of ints 0..255, or `faces_b64` base64 of N*2304
+    raw uint8 bytes (row-major). Returns (N, 48, 48) uint8."""
+    if (faces is None) == (faces_b64 is None):
+        raise RequestError(HTTPStatus.BAD_REQUEST, "send exactly one of `faces` (nested lists) or `faces_b64`")
+    if faces_b64 is not None:
+        max_b64 = (max_faces * NUM_PIXELS + 2) // 3 * 4
+        if len(faces_b64) > max_b64:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"faces_b64 is longer than {max_faces} faces allow ({len(faces_b64)} > {max_b64})")
+        try:
+            raw = base64.b64decode(faces_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "faces_b64 is not valid base64") from None
+        if not raw:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "faces_b64 is empty: send at least one face")
+        if len(raw) % NUM_PIXELS:
+            raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
+                               f"faces_b64 decodes to {len(raw)} bytes, not a multiple of 48*48={NUM_PIXELS}")
+        array = np.frombuffer(raw, np.uint8).reshape(-1, *IMAGE_SHAPE)
+    else:
+        if len(faces) == 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "faces is empty: send at least one face")
+        if len(faces) > max_faces:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"{len(faces)} faces in one request; the limit is {max_faces}")
+        try:
+            values = np.asarray(faces)
+        except ValueError:
+            raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY, "faces is ragged: every face must be 48x48") from None
+        if values.ndim == 4 and values.shape[-1] == 1:
+            values = values[..., 0]
+        if values.ndim != 3 or values.shape[1:] != IMAGE_SHAPE:
+            raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
+                               f"faces has shape {values.shape}; expected (N, 48, 48) grayscale")
+        if values.dtype.kind not in "iu" or values.min() < 0 or values.max() > 255:
+            raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
+                               f"faces must be integers 0..255 (uint8), got dtype {values.dtype} "
+                               f"range {values.min()}..{values.max()}")
+        array = values.astype(np.uint8)
+    if len(array) > max_faces:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           f"{len(array)} faces in one request; the limit is {max_faces}")
+    return array
+
+
+def decode_image(data: bytes, max_bytes: int, max_side: int) -> np.ndarray:
+    """A JPEG/PNG upload -> BGR/gray array, with 400/413/415 for empty, oversized and non-image bodies."""
+    if not data:
+        raise RequestError(HTTPStatus.BAD_REQUEST, "empty image upload")
+    if len(data) > max_bytes:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           f"image upload is {len(data)} bytes; the limit is {max_bytes}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "upload is not a decodable image (send JPEG or PNG)")
+    if max(image.shape[:2]) > max_side:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           f"image is {image.shape[1]}x{image.shape[0]}; the longest side limit is {max_side}")
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    return image

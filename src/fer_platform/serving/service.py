@@ -1,0 +1,115 @@
+"""The BentoML service: a thin API service in front of a model service that batches adaptively.
+
+    POST /predict  48x48 face crops -> per face: top label, confidence, probabilities
+    POST /detect   a JPEG/PNG upload -> Haar faces -> [{box, label, confidence, probabilities}]
+    POST /info     the served model: registered name, version, alias, labels, training metrics
+    GET  /livez /readyz /metrics (BentoML)
+
+The model is the `fer-classifier` entry of the BentoML model store, imported from the MLflow registry by
+the package stage (so serving needs no MLflow). Limits come from params.yaml `serve` (FER_PARAMS overrides).
+"""
+
+from __future__ import annotations
+
+import os
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import numpy as np
+from bentoml.exceptions import BentoMLException
+
+from fer_platform.config import load_params
+from fer_platform.labels import EMOTIONS
+from fer_platform.serving import BENTO_MODEL_NAME
+SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve  # decorators need the limits
+
+
+class ClientError(BentoMLException):
+    """A 4xx carrying the status chosen by request validation."""
+
+
+def _client_error(err) -> ClientError:
+    return ClientError(str(err), error_code=HTTPStatus(err.status))
+
+
+@bentoml.service(name="fer_model", workers=1, traffic={"timeout": 60})
+class FerModel:
+    """Runs the Keras model; concurrent requests are merged into one batch (adaptive batching)."""
+
+    bento_model = bentoml.models.BentoModel(f"{BENTO_MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        self.model = keras.saving.load_model(self.bento_model.path_of("model.keras"), compile=False)
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SERVE.max_batch_size,
+                 max_latency_ms=SERVE.max_latency_ms)
+    def classify(self, faces: np.ndarray) -> np.ndarray:
+        """(N, 48, 48) uint8 -> (N, 7) float32 probabilities in labels.EMOTIONS order."""
+        return np.asarray(self.model.predict(faces.astype(np.uint8)[..., None], verbose=0), dtype=np.float32)
+
+
+@bentoml.service(name="fer_service", http={"host": "127.0.0.1", "port": 3000}, traffic={"timeout": 60})
+class FerService:
+    classifier = bentoml.depends(FerModel)
+    bento_model = bentoml.models.BentoModel(f"{BENTO_MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        from fer_platform.faces import DetectorSettings, FaceDetector
+
+        self.detector = FaceDetector(DetectorSettings(SERVE.haar_scale_factor, SERVE.haar_min_neighbors,
+                                                      SERVE.haar_min_face))
+
+    @bentoml.api
+    async def predict(self, faces: list | None = None, faces_b64: str | None = None) -> dict[str, Any]:
+        """Classify face crops: `faces` as nested lists (N, 48, 48) of 0..255, or `faces_b64` as base64 of
+        N*2304 raw uint8 bytes (row-major). At most serve.max_faces_per_request faces."""
+        from fer_platform.serving.requests import RequestError, decode_faces
+
+        try:
+            batch = decode_faces(faces, faces_b64, SERVE.max_faces_per_request)
+        except RequestError as err:
+            raise _client_error(err) from None
+        probs = await self.classifier.to_async.classify(batch)
+        return {"labels": list(EMOTIONS), "faces": [_face_result(p) for p in np.asarray(probs)]}
+
+    @bentoml.api
+    async def detect(self, image: Path) -> dict[str, Any]:
+        """Upload a photo (multipart field `image`, JPEG or PNG): every Haar-detected face, classified."""
+        from fer_platform.faces import crop_faces, to_gray
+        from fer_platform.serving.requests import RequestError, decode_image
+
+        try:
+            size = image.stat().st_size
+            if size > SERVE.max_request_bytes:
+                raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                   f"image upload is {size} bytes; the limit is {SERVE.max_request_bytes}")
+            decoded = decode_image(image.read_bytes(), SERVE.max_request_bytes, SERVE.max_image_side)
+        except RequestError as err:
+            raise _client_error(err) from None
+        gray = to_gray(decoded)
+        boxes = self.detector.detect(gray)[: SERVE.max_faces_per_request]
+        results = []
+        if boxes:
+            probs = np.asarray(await self.classifier.to_async.classify(crop_faces(gray, boxes)))
+            results = [{"box": dict(zip(("x", "y", "w", "h"), b, strict=True)), **_face_result(p)}
+                       for b, p in zip(boxes, probs, strict=True)]
+        return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
+                "faces": results}
+
+    @bentoml.api
+    def info(self) -> dict[str, Any]:
+        """The served model: registry name, version and alias, label order, its metrics, serving limits."""
+        meta = dict(self.bento_model.info.metadata)
+        return {"bento_model": str(self.bento_model.tag), "labels": list(EMOTIONS), **meta,
+                "limits": SERVE.model_dump()}
+
+
+def _face_result(probs: np.ndarray) -> dict[str, Any]:
+    top = int(np.argmax(probs))
+    return {"label": EMOTIONS[top], "confidence": float(probs[top]),
+            "probabilities": {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)}}

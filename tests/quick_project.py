@@ -1,0 +1,53 @@
+"""A scratch copy of this project that has run the quick profile end to end (shared by slow tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.conftest import REPO
+
+SHARED_REMOTE = REPO.parent / "shared" / "dvc-store"
+
+
+def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n"
+                             f"{result.stderr[-6000:]}")
+    return result
+
+
+def project_env(root: Path) -> dict:
+    env = {**os.environ, "BENTOML_HOME": str(root / "bentoml_home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PYTHONPATH"):
+        env.pop(var, None)
+    env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
+    return env
+
+
+def make_project(root: Path) -> tuple[Path, dict]:
+    """Copy the working tree (tracked + untracked, not ignored), commit it, materialise the data with DVC."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    env = project_env(root)
+    run(["git", "init", "-q"], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "snapshot"], root, env)
+    run(["dvc", "remote", "modify", "--local", "shared", "url", str(SHARED_REMOTE)], root, env)
+    if (REPO / ".dvc" / "cache").is_dir():  # reuse the checkout's cache: no second copy of the dataset
+        run(["dvc", "cache", "dir", "--local", str(REPO / ".dvc" / "cache")], root, env)
+    run(["dvc", "config", "--local", "cache.type", "hardlink,copy"], root, env)
+    run(["dvc", "pull", "-q", "data.dvc"], root, env)
+    return root, env
+
+
+def run_quick_profile(root: Path, env: dict) -> subprocess.CompletedProcess:
+    return run(["fer-platform", "run", "--profile", "quick"], root, env, timeout=1500)

@@ -1,0 +1,88 @@
+"""The quick profile end to end under `dvc exp run`: real DVC, Prefect, Keras, MLflow (SQLite)."""
+
+import json
+
+import pytest
+
+from tests.conftest import REPO
+from tests.quick_project import run
+
+pytestmark = pytest.mark.slow
+ARCHS = ["cnn", "vgg19", "resnet32", "resnet_compact"]
+
+
+def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
+    root, env = quick_project
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("fer2013")
+    runs = client.search_runs([experiment.experiment_id])
+    by_arch = {r.data.tags["arch_key"]: r for r in runs}
+    assert sorted(by_arch) == sorted(ARCHS)
+    for arch, r in by_arch.items():
+        assert r.info.status == "FINISHED"
+        assert r.data.params["epochs"] == "3" and r.data.params["seed"] == "1337"
+        for key in ("data.dvc_md5", "git.commit"):
+            assert r.data.tags[key] not in ("", "unknown"), key
+        assert r.data.tags["data.dvc_md5"] == "964bc4c3511368c6f72b7256f5c2d302.dir"
+        for metric in ("train_loss", "train_accuracy", "publictest_loss", "publictest_accuracy"):
+            assert [m.step for m in client.get_metric_history(r.info.run_id, metric)] == [1, 2, 3], metric
+        for metric in ("privatetest_final_accuracy", "publictest_macro_f1", "privatetest_recall_happy"):
+            assert metric in r.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(r.info.run_id, "evaluation")}
+        for name in ("confusion_matrix_publictest.png", "confusion_matrix_privatetest.png",
+                     "classification_report_privatetest.json", "training_curves.png"):
+            assert f"evaluation/{name}" in artifacts, (arch, name)
+        assert "model_summary.txt" in {a.path for a in client.list_artifacts(r.info.run_id)}
+        logged = client.search_logged_models([experiment.experiment_id],
+                                             filter_string=f"source_run_id = '{r.info.run_id}'")
+        assert logged, f"{arch}: no model logged"
+
+
+def test_quick_profile_promotes_a_champion_and_records_why(quick_project):
+    root, _ = quick_project
+    from mlflow import MlflowClient
+
+    decision = json.loads((root / "reports/promotion.json").read_text())
+    assert decision["alias"] == "champion" and decision["candidate"]["arch"] in ARCHS
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+                          registry_uri=f"sqlite:///{root / 'mlflow.db'}")
+    champion = client.get_model_version_by_alias("fer-classifier", "champion")
+    assert champion.tags["promotion.decision"] == "champion" and champion.tags["promotion.reason"]
+    best = max(ARCHS, key=lambda a: json.loads((root / f"reports/metrics/{a}.json").read_text())
+               ["publictest"]["accuracy"])
+    assert champion.tags["arch"] == json.loads((root / f"reports/metrics/{best}.json").read_text())["arch"]
+
+
+def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
+    root, env = quick_project
+    shown = run(["dvc", "metrics", "show", "--json"], root, env).stdout
+    metrics = json.loads(shown)
+    files = next(iter(metrics.values()))["data"]
+    for arch in ARCHS:
+        assert 0 <= files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["accuracy"] <= 1
+    again = run(["dvc", "repro"], root, env)
+    assert "Data and pipelines are up to date" in again.stdout, again.stdout
+    status = run(["dvc", "status"], root, env).stdout
+    assert "up to date" in status, status
+
+
+def test_changing_one_architecture_retrains_only_that_one(quick_project):
+    root, env = quick_project
+    import yaml
+
+    params_path = root / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["archs"]["resnet32"]["model"]["widths"] = [16, 32, 48]
+    try:
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = json.loads(run(["dvc", "status", "--json"], root, env).stdout)
+    finally:
+        params_path.write_text(original)
+    assert "train@resnet32" in stale
+    assert not {f"train@{a}" for a in ARCHS if a != "resnet32"} & set(stale)
+    assert "ingest" not in stale and "validate" not in stale
