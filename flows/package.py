@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 from prefect import flow, task
 
@@ -21,7 +24,9 @@ def import_task(registered_model: str) -> dict:
 @task(name="build-bento", retries=1)
 def build_task() -> str:
     # The bento installs the project from its wheel; build it from this checkout first.
-    subprocess.run(["uv", "build", "--wheel", "--out-dir", "dist", "--quiet"], check=True)
+    venv_uv = Path(sys.executable).with_name("uv")
+    uv = str(venv_uv) if venv_uv.exists() else shutil.which("uv") or "uv"
+    subprocess.run([uv, "build", "--wheel", "--out-dir", "dist", "--quiet"], check=True)
     return build_bento("bentofile.yaml")
 
 

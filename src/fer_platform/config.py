@@ -92,7 +92,7 @@ class ServeSettings(Settings):
     max_request_bytes: int = Field(default=8_000_000, ge=1024)
     max_image_side: int = Field(default=4096, ge=48)
     max_batch_size: int = Field(default=128, ge=1)
-    max_latency_ms: int = Field(default=50, ge=1)
+    max_latency_ms: int = Field(default=1000, ge=1)
     haar_scale_factor: float = Field(default=1.1, gt=1)
     haar_min_neighbors: int = Field(default=5, ge=0)
     haar_min_face: int = Field(default=30, ge=8)

@@ -45,6 +45,8 @@ class FerModel:
         import keras
 
         self.model = keras.saving.load_model(self.bento_model.path_of("model.keras"), compile=False)
+        # Trace the graph now, so the first request does not pay for it (and trip the latency budget).
+        self.model.predict(np.zeros((1, 48, 48, 1), np.uint8), verbose=0)
 
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SERVE.max_batch_size,
                  max_latency_ms=SERVE.max_latency_ms)

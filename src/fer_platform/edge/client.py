@@ -1,0 +1,63 @@
+"""HTTP client for the service's /predict: pipelined requests, and backoff while the service is down."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import httpx
+import numpy as np
+
+from fer_platform.labels import EMOTIONS
+
+
+class ServiceUnavailable(RuntimeError):
+    """The service could not be reached or answered with an error; the frame stays unclassified."""
+
+
+class PredictClient:
+    def __init__(self, url: str, timeout: float = 5.0, max_in_flight: int = 4,
+                 backoff_initial: float = 0.25, backoff_max: float = 4.0):
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=timeout)
+        self.pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="fer-edge-http")
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self.failures = 0
+
+    def submit(self, crops: np.ndarray) -> Future:
+        """Send (N, 48, 48) uint8 crops in one request without blocking the caller."""
+        if time.monotonic() < self._retry_at:  # backing off: do not hammer a service that is down
+            failed: Future = Future()
+            failed.set_exception(ServiceUnavailable("backing off after a failed request"))
+            return failed
+        return self.pool.submit(self._predict, np.ascontiguousarray(crops, dtype=np.uint8))
+
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
+        body = {"faces_b64": base64.b64encode(crops.tobytes()).decode("ascii")}
+        try:
+            response = self.http.post(f"{self.url}/predict", json=body)
+        except httpx.HTTPError as err:
+            self._failed(f"{type(err).__name__}: {err}")
+            raise ServiceUnavailable(str(err)) from None
+        if response.status_code != 200:
+            self._failed(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise ServiceUnavailable(f"HTTP {response.status_code}")
+        if self._backoff:
+            print(f"fer-edge: service at {self.url} is back", file=sys.stderr)
+        self._backoff = 0.0
+        faces = response.json()["faces"]
+        return np.array([[f["probabilities"][e] for e in EMOTIONS] for f in faces], dtype=np.float32)
+
+    def _failed(self, why: str) -> None:
+        self.failures += 1
+        self._backoff = min(self.backoff_max, self._backoff * 2 if self._backoff else self.backoff_initial)
+        self._retry_at = time.monotonic() + self._backoff
+        print(f"fer-edge: service unavailable ({why}); retrying in {self._backoff:.2f}s", file=sys.stderr)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.http.close()

@@ -1,0 +1,118 @@
+"""Generate a 640x480 demo video from FER2013 PrivateTest faces, with ground truth per segment.
+
+Segments show one face, then two faces side by side, then none. Faces are chosen per label in file-name
+order among those the Haar cascade finds in the composed frame (never by what any model predicts), so the
+ground truth measures classification, not detection luck.
+
+    python -m fer_platform.edge.demo --out demo.mp4            # writes demo.mp4 and demo.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_platform.edge.tracking import iou
+from fer_platform.faces import FaceDetector
+from fer_platform.labels import EMOTIONS
+
+WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
+SINGLE_LABELS = ("happy", "surprise", "neutral", "angry", "sad", "fear")
+PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
+
+
+def _face_tile(face48: np.ndarray) -> np.ndarray:
+    """Upscale the 48x48 face and add a replicated border so the cascade sees some context."""
+    big = cv2.resize(face48, (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_CUBIC)
+    return cv2.copyMakeBorder(big, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+
+
+def compose(faces: list[np.ndarray], centers: list[tuple[int, int]], jitter: tuple[int, int] = (0, 0)):
+    """A BGR frame with each face tile centred at a point; returns (frame, face boxes)."""
+    frame = np.full((HEIGHT, WIDTH), 110, np.uint8)
+    boxes = []
+    for face, (cx, cy) in zip(faces, centers, strict=True):
+        tile = _face_tile(face)
+        x0, y0 = cx - tile.shape[1] // 2 + jitter[0], cy - tile.shape[0] // 2 + jitter[1]
+        frame[y0:y0 + tile.shape[0], x0:x0 + tile.shape[1]] = tile
+        boxes.append((x0 + PAD, y0 + PAD, FACE_SIDE, FACE_SIDE))
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), boxes
+
+
+def _detectable(detector: FaceDetector, face: np.ndarray) -> bool:
+    frame, (box,) = compose([face], [(WIDTH // 2, HEIGHT // 2)])
+    found = detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    return len(found) == 1 and iou(found[0], box) > 0.5
+
+
+def pick_faces(fer_root: Path, detector: FaceDetector, needed: dict[str, int]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    picked: dict[str, list[tuple[str, np.ndarray]]] = {label: [] for label in needed}
+    for label, count in needed.items():
+        for path in sorted((fer_root / "test" / label).glob("PrivateTest_*.jpg")):
+            face = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if face is not None and face.shape == (48, 48) and _detectable(detector, face):
+                picked[label].append((path.relative_to(fer_root).as_posix(), face))
+                if len(picked[label]) == count:
+                    break
+        if len(picked[label]) < count:
+            raise RuntimeError(f"only {len(picked[label])} detectable {label} faces in {fer_root}")
+    return picked
+
+
+def generate(fer_root: Path, out: Path, frames_per_segment: int = 15, fps: float = 10.0) -> dict:
+    detector = FaceDetector()
+    needed: dict[str, int] = {}
+    for label in [*SINGLE_LABELS, *(lab for pair in PAIRS for lab in pair)]:
+        needed[label] = needed.get(label, 0) + 1
+    pool = pick_faces(fer_root, detector, needed)
+    segments_spec = [[lab] for lab in SINGLE_LABELS] + [list(p) for p in PAIRS] + [[]]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
+    if not writer.isOpened():
+        raise OSError(f"cannot write {out}")
+    rng = np.random.default_rng(0)
+    used: dict[str, int] = {}
+    segments, frame_index = [], 0
+    for spec in segments_spec:
+        chosen = []
+        for label in spec:
+            chosen.append(pool[label][used.get(label, 0)])
+            used[label] = used.get(label, 0) + 1
+        centers = [(WIDTH // 2, HEIGHT // 2)] if len(chosen) == 1 else [(165, HEIGHT // 2), (475, HEIGHT // 2)]
+        centers = centers[: len(chosen)]
+        boxes = []
+        for _ in range(frames_per_segment):
+            jitter = tuple(int(v) for v in rng.integers(-3, 4, size=2))
+            frame, boxes = compose([f for _, f in chosen], centers, jitter)
+            writer.write(frame)
+        segments.append({
+            "start": frame_index, "end": frame_index + frames_per_segment - 1,
+            "faces": [{"label": label, "source_id": sid, "box": list(box)}
+                      for label, (sid, _), box in zip(spec, chosen, boxes, strict=True)],
+        })
+        frame_index += frames_per_segment
+    writer.release()
+    truth = {"video": out.name, "width": WIDTH, "height": HEIGHT, "fps": fps, "frames": frame_index,
+             "labels": list(EMOTIONS), "segments": segments}
+    out.with_suffix(".json").write_text(json.dumps(truth, indent=2) + "\n")
+    return truth
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_platform.edge.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
+    parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
+    parser.add_argument("--frames-per-segment", type=int, default=15)
+    args = parser.parse_args(argv)
+    truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment)
+    print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
+          f"{Path(args.out).with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Per-face tracking across frames and temporal smoothing of probabilities (the paper's emotion queue,
+kept per face so that two people never blend)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer_platform.labels import NUM_CLASSES
+
+Box = tuple[int, int, int, int]
+
+
+def iou(a: Box, b: Box) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0, min(ax2, bx2) - max(a[0], b[0]))
+    ih = max(0, min(ay2, by2) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+@dataclass
+class Track:
+    track_id: int
+    box: Box
+    window: deque = field(default_factory=deque)
+    missed: int = 0
+
+    def smoothed(self) -> np.ndarray | None:
+        return np.mean(np.stack(self.window), axis=0) if self.window else None
+
+
+class FaceTracker:
+    """Greedy IoU matching of detections to tracks; a track's window holds its last `window` probability
+    vectors; a track unseen for `max_missed` frames is dropped."""
+
+    def __init__(self, window: int = 10, min_iou: float = 0.3, max_missed: int = 10):
+        if window < 1:
+            raise ValueError("smoothing window must be >= 1")
+        self.window, self.min_iou, self.max_missed = window, min_iou, max_missed
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, boxes: list[Box], probabilities: np.ndarray | None) -> list[Track]:
+        """Assign this frame's boxes to tracks (in box order); add probabilities when classified."""
+        pairs = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(self.tracks) for bi, b in enumerate(boxes)),
+                       reverse=True)
+        assigned: dict[int, Track] = {}
+        used_tracks: set[int] = set()
+        for score, ti, bi in pairs:
+            if score < self.min_iou or ti in used_tracks or bi in assigned:
+                continue
+            used_tracks.add(ti)
+            assigned[bi] = self.tracks[ti]
+        for bi, box in enumerate(boxes):
+            if bi not in assigned:
+                track = Track(self._next_id, box, deque(maxlen=self.window))
+                self._next_id += 1
+                self.tracks.append(track)
+                assigned[bi] = track
+            track = assigned[bi]
+            track.box, track.missed = box, 0
+            if probabilities is not None:
+                track.window.append(np.asarray(probabilities[bi], dtype=np.float64).reshape(NUM_CLASSES))
+        matched = {id(t) for t in assigned.values()}
+        for track in self.tracks:
+            if id(track) not in matched:
+                track.missed += 1
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return [assigned[bi] for bi in range(len(boxes))]

@@ -1,0 +1,97 @@
+"""fer-edge against a real `bentoml serve`: labelled demo video, and a service restart mid-stream."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from fer_platform.edge.demo import generate
+from fer_platform.edge.tracking import iou
+from fer_platform.labels import EMOTIONS
+from tests.conftest import SHARED_FER
+from tests.serving.test_service import Server, packaged, server  # noqa: F401 - shared fixtures
+
+pytestmark = pytest.mark.slow
+
+
+def run_edge(url: str, video, *extra: str, timeout: int = 600) -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", "--video", str(video), "--url", url,
+                          "--no-display", "--jsonl", "-", *extra], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_smoothed_labels_on_the_demo_video(server, tmp_path):
+    truth = generate(SHARED_FER, tmp_path / "demo.mp4")
+    records = run_edge(server.url, tmp_path / "demo.mp4")
+    assert len(records) == truth["frames"]
+    # What the model itself says on the original 48x48 faces: the edge path (detect, crop, resize, track,
+    # smooth) should reproduce it, and its agreement with the truth is bounded by the model's accuracy.
+    sources = {f["source_id"]: f["label"] for s in truth["segments"] for f in s["faces"]}
+    import cv2
+
+    crops = np.stack([cv2.imread(str(SHARED_FER / sid), cv2.IMREAD_GRAYSCALE) for sid in sources])
+    direct = httpx.post(f"{server.url}/predict", json={"faces_b64": base64.b64encode(crops.tobytes()).decode()},
+                        timeout=60).json()["faces"]
+    model_says = {sid: f["label"] for sid, f in zip(sources, direct, strict=True)}
+    model_accuracy = np.mean([model_says[sid] == label for sid, label in sources.items()])
+
+    found = total = agree_truth = agree_model = judged = 0
+    for seg in truth["segments"]:
+        for rec in records[seg["start"]:seg["end"] + 1]:
+            if not seg["faces"]:
+                assert rec["faces"] == [], f"frame {rec['frame']}: faces found in an empty frame"
+            for gt in seg["faces"]:
+                total += 1
+                match = max(rec["faces"], key=lambda f: iou(tuple(f["box"]), tuple(gt["box"])), default=None)
+                if match is None or iou(tuple(match["box"]), tuple(gt["box"])) < 0.5:
+                    continue
+                found += 1
+                # judge once the window has filled with this face (the first frames may carry the last one)
+                if rec["frame"] - seg["start"] >= 10 and match["smoothed_label"] is not None:
+                    judged += 1
+                    agree_truth += match["smoothed_label"] == gt["label"]
+                    agree_model += match["smoothed_label"] == model_says[gt["source_id"]]
+    assert found / total >= 0.9, f"faces found in {found}/{total} labelled face-frames"
+    assert judged >= 0.5 * total
+    assert agree_model / judged >= 0.8, f"smoothed labels match the model's own on {agree_model}/{judged}"
+    # Floor: the model's accuracy on these very faces, less 3 standard errors of a proportion over the faces.
+    floor = model_accuracy - 3 * math.sqrt(max(model_accuracy * (1 - model_accuracy), 0.05) / len(sources))
+    assert agree_truth / judged >= floor, (agree_truth / judged, floor, model_accuracy)
+    two_face = [r for r in records if len(r["faces"]) == 2]
+    assert two_face and all(len({f["track_id"] for f in r["faces"]}) == 2 for r in two_face)
+
+
+def test_edge_survives_a_service_restart(packaged, tmp_path):
+    srv = Server(*packaged)
+    srv.start()
+    try:
+        truth = generate(SHARED_FER, tmp_path / "long.mp4", frames_per_segment=40)
+        edge = subprocess.Popen([sys.executable, "-m", "fer_platform.edge.cli", "--video", str(tmp_path / "long.mp4"),
+                                 "--url", srv.url, "--no-display", "--jsonl", str(tmp_path / "out.jsonl"),
+                                 "--max-in-flight", "1"], stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and (not (tmp_path / "out.jsonl").exists()
+                                           or len((tmp_path / "out.jsonl").read_text().splitlines()) < 20):
+            time.sleep(0.2)
+        srv.stop()
+        time.sleep(2)
+        srv.start()
+        _, err = edge.communicate(timeout=600)
+        assert edge.returncode == 0, err
+    finally:
+        srv.stop()
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(records) == truth["frames"]
+    down = [r["frame"] for r in records if not r["classified"]]
+    assert down, "no frame was marked unclassified while the service was down"
+    assert any(r["classified"] and r["faces"] for r in records if r["frame"] > max(down)), "never reconnected"
+    assert "retrying in" in err

@@ -1,0 +1,194 @@
+"""A real `bentoml serve` on a free loopback port, serving the champion of the quick profile."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from fer_platform.edge.demo import compose
+from fer_platform.labels import EMOTIONS
+from tests.quick_project import run
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`bentoml serve` from the project root, on 127.0.0.1:<port>; can be restarted on the same port."""
+
+    def __init__(self, root: Path, env: dict):
+        self.root, self.env, self.port = root, env, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> None:
+        log = open(self.root / f"serve-{self.port}.log", "a")  # noqa: SIM115
+        self.proc = subprocess.Popen(["bentoml", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                     cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bentoml serve exited: {(self.root / f'serve-{self.port}.log').read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("bentoml serve not ready in time")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def packaged(quick_project):
+    root, env = quick_project
+    run(["python", "-m", "flows.package"], root, env)
+    return root, env
+
+
+@pytest.fixture(scope="session")
+def server(packaged):
+    srv = Server(*packaged)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def faces(small_dataset) -> tuple[np.ndarray, np.ndarray]:
+    test = small_dataset.split("PrivateTest")
+    return test.images, test.labels
+
+
+def post_predict(url: str, **body) -> httpx.Response:
+    return httpx.post(f"{url}/predict", json=body, timeout=60)
+
+
+def test_package_stage_built_a_self_contained_bento(packaged):
+    root, _ = packaged
+    info = json.loads((root / "reports/bento.json").read_text())
+    assert info["alias"] == "champion" and info["bento"].startswith("fer-service:")
+    assert info["bento_model"].startswith("fer-classifier:")
+
+
+def test_predict_returns_probabilities_in_label_order(server, faces):
+    images, _ = faces
+    r = post_predict(server.url, faces_b64=base64.b64encode(images[:5].tobytes()).decode())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["labels"] == list(EMOTIONS) and len(body["faces"]) == 5
+    for face in body["faces"]:
+        probs = np.array([face["probabilities"][e] for e in EMOTIONS])
+        assert abs(probs.sum() - 1) < 1e-4 and face["label"] == EMOTIONS[int(probs.argmax())]
+        assert face["confidence"] == pytest.approx(probs.max())
+    same = post_predict(server.url, faces=images[:5].tolist()).json()  # the nested-list wire format agrees
+    assert [f["label"] for f in same["faces"]] == [f["label"] for f in body["faces"]]
+
+
+def test_concurrent_requests_are_answered(server, faces):
+    """Adaptive batching merges concurrent requests; each caller still gets its own faces back."""
+    import concurrent.futures as cf
+
+    images, _ = faces
+    single = [post_predict(server.url, faces=images[i:i + 1].tolist()).json()["faces"][0]["label"] for i in range(8)]
+    with cf.ThreadPoolExecutor(8) as pool:
+        labels = list(pool.map(lambda i: post_predict(server.url, faces=images[i:i + 1].tolist())
+                               .json()["faces"][0]["label"], range(8)))
+    assert labels == single
+
+
+def test_detect_finds_and_classifies_faces(server, faces):
+    import cv2
+
+    images, _ = faces
+    frame, boxes = compose([images[0], images[7]], [(165, 240), (475, 240)])
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    r = httpx.post(f"{server.url}/detect", files={"image": ("photo.jpg", jpeg.tobytes(), "image/jpeg")}, timeout=60)
+    assert r.status_code == 200, r.text
+    found = r.json()["faces"]
+    assert len(found) >= 1
+    for face in found:
+        assert set(face) >= {"box", "label", "confidence", "probabilities"} and face["label"] in EMOTIONS
+    png = cv2.imencode(".png", np.full((200, 300, 3), 90, np.uint8))[1].tobytes()
+    empty = httpx.post(f"{server.url}/detect", files={"image": ("blank.png", png, "image/png")}, timeout=60)
+    assert empty.status_code == 200 and empty.json()["faces"] == []
+
+
+def test_info_describes_the_served_model(server):
+    r = httpx.post(f"{server.url}/info", json={}, timeout=30)
+    assert r.status_code == 200
+    info = r.json()
+    assert info["registered_model"] == "fer-classifier" and info["alias"] == "champion"
+    assert info["labels"] == list(EMOTIONS) and info["version"]
+    assert "publictest_accuracy" in info["metrics"]
+
+
+def test_health_and_metrics_routes(server):
+    for route in ("/livez", "/readyz", "/metrics"):
+        assert httpx.get(f"{server.url}{route}", timeout=10).status_code == 200, route
+
+
+@pytest.mark.parametrize("case, status, message", [
+    ("non_image", 415, "not a decodable image"),
+    ("empty_upload", 400, "empty image upload"),
+    ("oversized_upload", 413, "the limit is"),
+    ("empty_faces", 400, "at least one face"),
+    ("neither_field", 400, "exactly one of"),
+    ("wrong_shape", 422, "expected (N, 48, 48)"),
+    ("wrong_dtype", 422, "integers 0..255"),
+    ("out_of_range", 422, "integers 0..255"),
+    ("bad_length_b64", 422, "not a multiple of 48*48"),
+    ("bad_base64", 400, "not valid base64"),
+    ("too_many_faces", 413, "the limit is 64"),
+    ("invalid_json", 400, "json"),
+])
+def test_malformed_input_gets_a_4xx_and_the_service_keeps_answering(server, faces, case, status, message):
+    images, _ = faces
+    url = server.url
+    requests = {
+        "non_image": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"definitely not a jpeg",
+                                                                          "image/jpeg")}),
+        "empty_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"", "image/jpeg")}),
+        "oversized_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"\xff" * 8_100_000,
+                                                                                 "image/jpeg")}),
+        "empty_faces": lambda: post_predict(url, faces=[]),
+        "neither_field": lambda: post_predict(url),
+        "wrong_shape": lambda: post_predict(url, faces=np.zeros((2, 32, 32), int).tolist()),
+        "wrong_dtype": lambda: post_predict(url, faces=(images[:1] / 255.0).tolist()),
+        "out_of_range": lambda: post_predict(url, faces=(images[:1].astype(int) + 300).tolist()),
+        "bad_length_b64": lambda: post_predict(url, faces_b64=base64.b64encode(b"\x00" * 2000).decode()),
+        "bad_base64": lambda: post_predict(url, faces_b64="@@not base64@@"),
+        "too_many_faces": lambda: post_predict(url, faces_b64=base64.b64encode(
+            np.zeros((65, 48, 48), np.uint8).tobytes()).decode()),
+        "invalid_json": lambda: httpx.post(f"{url}/predict", content=b"{not json", timeout=30,
+                                           headers={"content-type": "application/json"}),
+    }
+    r = requests[case]()
+    assert r.status_code == status, (case, r.status_code, r.text)
+    assert message.lower() in r.text.lower(), r.text
+    ok = post_predict(url, faces=images[:1].tolist())
+    assert ok.status_code == 200
