@@ -1,0 +1,47 @@
+"""Re-evaluate the committed release model on PrivateTest, read straight from the image folders, and check
+that it reproduces the model card's number (to 0.1 points).
+
+    python bench/evaluate_release.py [--fer PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_FER, REPO, write_result  # noqa: E402
+
+from fer_platform.data.readers import read_fer2013  # noqa: E402
+from fer_platform.evaluation.evaluate import predict_probabilities  # noqa: E402
+from fer_platform.evaluation.metrics import classification_report  # noqa: E402
+from fer_platform.labels import REPORT, SELECTION  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fer", default=str(DEFAULT_FER))
+    parser.add_argument("--release", default=str(REPO / "release"))
+    args = parser.parse_args()
+    import keras
+
+    card = json.loads((Path(args.release) / "model_card.json").read_text())
+    model = keras.saving.load_model(Path(args.release) / "model.keras")
+    dataset = read_fer2013(args.fer)
+    result = {"arch": card["arch"]}
+    for split in (SELECTION, REPORT):
+        test = dataset.split(split)
+        report = classification_report(test.labels, predict_probabilities(model, test.images).argmax(axis=1))
+        key = split.lower()
+        result[key] = {"n": report["n"], "accuracy": round(report["accuracy"], 4),
+                       "macro_f1": round(report["macro_f1"], 4), "model_card_accuracy": card[key]["accuracy"]}
+    gap = abs(result["privatetest"]["accuracy"] - card["privatetest"]["accuracy"])
+    result["reproduces_model_card"] = gap <= 0.001
+    write_result("release_privatetest", result)
+    return 0 if result["reproduces_model_card"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The committed release model: export (with a model card) and bootstrap into an empty registry.
+
+release/ holds model.keras (weights only, no optimizer state), model_card.json, MODEL_CARD.md and the
+PrivateTest confusion matrix. `bootstrap_champion` registers it as the first `champion` so a fresh clone
+can serve before anyone trains; later training competes with it through the normal promotion gate.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from fer_platform.config import TrainSettings
+from fer_platform.data.dataset import FerDataset
+from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
+from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
+from fer_platform.io import write_json
+from fer_platform.labels import EMOTIONS, REPORT, SELECTION
+
+RELEASE_DIR = Path("release")
+
+
+def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
+                   out_dir: Path, lineage: dict, notes: str = "") -> dict:
+    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card."""
+    import keras
+
+    from fer_platform.models import build_model
+
+    trained = keras.saving.load_model(model_path)
+    # Rebuilt from the registry with the recipe's arguments: same graph and layer names, no optimizer state.
+    clean = build_model(settings.architecture, augment=settings.augment.model_dump(), **settings.model)
+    clean.set_weights(trained.get_weights())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean.save(out_dir / "model.keras")
+    full = settings.model_copy(update={"max_eval_per_class": None})
+    reports = evaluate_model(clean, dataset, full)
+    summary = metrics_summary(arch, reports)
+    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
+                         f"{arch} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
+                         out_dir / "confusion_matrix_privatetest.png")
+    training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
+    card = {
+        "registered_model": "fer-classifier", "arch": arch, "architecture": settings.architecture,
+        "params": settings.model_dump(),
+        "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
+        "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
+        "train_seconds": round(state["train_seconds"], 1),
+        "hardware": f"{platform.machine()} CPU, 2 cores (TensorFlow CPU backend, nice'd beside other work)",
+        "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
+                 "n_train": int(len(dataset.split("Training")))},
+        "code_commit": lineage.get("git.commit"),
+        "keras_version": keras.__version__, "backend": keras.backend.backend(),
+        "publictest": summary["publictest"], "privatetest": summary["privatetest"],
+        "confusion_matrix_privatetest": reports[REPORT]["confusion_matrix"],
+        "size_bytes": (out_dir / "model.keras").stat().st_size,
+        "notes": notes,
+    }
+    write_json(out_dir / "model_card.json", card)
+    (out_dir / "MODEL_CARD.md").write_text(model_card_markdown(card))
+    return card
+
+
+def model_card_markdown(card: dict) -> str:
+    pub, priv = card["publictest"], card["privatetest"]
+    recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
+    return f"""# Model card: {card['registered_model']} release ({card['arch']})
+
+| | |
+|---|---|
+| architecture | `{card['architecture']}` ({card['arch']}), Keras {card['keras_version']} |
+| data | FER2013, DVC md5 `{card['data']['dvc_md5']}`, {card['data']['n_train']} Training images before leak removal |
+| code | commit `{card['code_commit']}` |
+| training | {card['epochs_completed']}/{card['epochs_planned']} epochs, best epoch {card['best_epoch']}, {card['train_seconds'] / 3600:.2f} h on {card['hardware']} |
+| selection | {card['selection']} |
+| PublicTest accuracy | {pub['accuracy']:.4f} (macro-F1 {pub['macro_f1']:.4f}, n={pub['n']}) |
+| **PrivateTest accuracy** | **{priv['accuracy']:.4f}** (macro-F1 {priv['macro_f1']:.4f}, n={priv['n']}) |
+| size | {card['size_bytes'] / 1e6:.1f} MB (`model.keras`, weights only) |
+
+Input: raw 48x48 grayscale uint8 faces `(N, 48, 48, 1)`; rescaling and (train-only) augmentation are in the
+graph. Output: probabilities over {', '.join(EMOTIONS)}.
+
+Per-class recall:
+
+| class | PublicTest | PrivateTest |
+|---|---:|---:|
+{recall}
+
+![PrivateTest confusion matrix](confusion_matrix_privatetest.png)
+
+Training recipe (`params.yaml` `train.common` + `train.archs.{card['arch']}`):
+
+```json
+{json.dumps(card['params'], indent=2)}
+```
+
+{card['notes']}
+"""
+
+
+def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -> dict:
+    """Register release/model.keras as `champion` if the registry has none; otherwise leave it alone."""
+    import keras
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from fer_platform import tracking
+    from fer_platform.registry import CHAMPION
+    from fer_platform.training.fit import model_signature
+
+    card_path = release_dir / "model_card.json"
+    if not card_path.exists():
+        raise FileNotFoundError(f"{card_path}: no committed release model to bootstrap from")
+    card = json.loads(card_path.read_text())
+    mlflow = tracking.configure()
+    client = MlflowClient()
+    try:
+        current = client.get_model_version_by_alias(registered_model, CHAMPION)
+        return {"bootstrapped": False, "reason": f"{registered_model}@{CHAMPION} exists (version {current.version})"}
+    except MlflowException:
+        pass
+    model = keras.saving.load_model(release_dir / "model.keras")
+    with mlflow.start_run(run_name=f"release-{card['arch']}") as run:
+        mlflow.set_tags({"arch_key": card["arch"], "architecture": card["architecture"], "release": "true",
+                         "data.dvc_md5": str(card["data"]["dvc_md5"]), "git.commit": str(card["code_commit"])})
+        mlflow.log_params({"release.epochs_completed": card["epochs_completed"],
+                           "release.best_epoch": card["best_epoch"]})
+        mlflow.log_metrics({"publictest_accuracy": card["publictest"]["accuracy"],
+                            "privatetest_final_accuracy": card["privatetest"]["accuracy"],
+                            "publictest_macro_f1": card["publictest"]["macro_f1"],
+                            "privatetest_macro_f1": card["privatetest"]["macro_f1"]})
+        for name in ("MODEL_CARD.md", "model_card.json", "confusion_matrix_privatetest.png"):
+            if (release_dir / name).exists():
+                mlflow.log_artifact(str(release_dir / name), artifact_path="release")
+        info = mlflow.keras.log_model(model, name="model", signature=model_signature(),
+                                      pip_requirements=[f"keras=={keras.__version__}", "tensorflow-cpu", "numpy"])
+    try:
+        client.get_registered_model(registered_model)
+    except MlflowException:
+        client.create_registered_model(registered_model)
+    version = mlflow.register_model(info.model_uri, registered_model,
+                                    tags={"arch": card["arch"], "run_id": run.info.run_id}).version
+    client.set_registered_model_alias(registered_model, CHAMPION, version)
+    reason = f"bootstrap: committed release model (PrivateTest {card['privatetest']['accuracy']:.4f})"
+    for key, value in {"promotion.decision": CHAMPION, "promotion.reason": reason,
+                       "publictest_accuracy": f"{card['publictest']['accuracy']:.4f}",
+                       "privatetest_accuracy": f"{card['privatetest']['accuracy']:.4f}"}.items():
+        client.set_model_version_tag(registered_model, version, key, value)
+    return {"bootstrapped": True, "version": str(version), "reason": reason}
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m fer_platform.release export --arch A --checkpoint-dir DIR --epochs N [--dataset NPZ]"""
+    import argparse
+
+    from fer_platform import tracking
+    from fer_platform.config import load_params
+    from fer_platform.data.dataset import load_dataset
+    from fer_platform.paths import DATASET
+
+    parser = argparse.ArgumentParser(prog="python -m fer_platform.release")
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help="write release/ from a training checkpoint directory")
+    export.add_argument("--arch", required=True)
+    export.add_argument("--checkpoint-dir", required=True, type=Path)
+    export.add_argument("--epochs", type=int, help="the epochs the run was planned with (if overridden)")
+    export.add_argument("--dataset", type=Path, default=DATASET)
+    export.add_argument("--params", default="params.yaml")
+    export.add_argument("--notes", default="")
+    args = parser.parse_args(argv)
+    settings = load_params(args.params).train_settings(args.arch)
+    if args.epochs:
+        settings = settings.model_copy(update={"epochs": args.epochs})
+    state = json.loads((args.checkpoint_dir / "state.json").read_text())
+    card = export_release(args.checkpoint_dir / "best.keras", args.arch, settings, state,
+                          load_dataset(args.dataset), RELEASE_DIR, tracking.lineage_tags(), args.notes)
+    print(f"release/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
+          f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
