@@ -6,6 +6,11 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV_BIN := .venv/bin
 export PATH := $(CURDIR)/$(VENV_BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# `dvc exp run` records experiments as git refs: give a fresh machine an identity if it has none.
+export GIT_AUTHOR_NAME ?= fer-platform
+export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
+export GIT_COMMITTER_NAME ?= fer-platform
+export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
 .PHONY: setup data run full test test-fast bootstrap package serve clean
 

@@ -25,6 +25,10 @@ def project_env(root: Path) -> dict:
     for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PYTHONPATH"):
         env.pop(var, None)
     env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
+    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        env.setdefault(var, "fer-platform-tests")
+    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        env.setdefault(var, "tests@localhost")
     return env
 
 
