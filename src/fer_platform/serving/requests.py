@@ -30,7 +30,8 @@ def decode_faces(faces: list | None, faces_b64: str | None, max_faces: int) -> n
         max_b64 = (max_faces * NUM_PIXELS + 2) // 3 * 4
         if len(faces_b64) > max_b64:
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               f"faces_b64 is longer than {max_faces} faces allow ({len(faces_b64)} > {max_b64})")
+                               f"faces_b64 holds more than {max_faces} faces ({len(faces_b64)} base64 characters); "
+                               f"the limit is {max_faces}")
         try:
             raw = base64.b64decode(faces_b64, validate=True)
         except (binascii.Error, ValueError):
