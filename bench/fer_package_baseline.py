@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_FER, REPO, write_result  # noqa: E402
+from _common import DEFAULT_FER, REPO, write_result
 
-from fer_platform.data.readers import read_fer2013  # noqa: E402
-from fer_platform.evaluation.metrics import classification_report  # noqa: E402
-from fer_platform.labels import REPORT  # noqa: E402
+from fer_platform.data.readers import read_fer2013
+from fer_platform.evaluation.metrics import classification_report
+from fer_platform.labels import REPORT
 
 CACHE = REPO / "bench" / ".cache"
 

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_FER, write_result  # noqa: E402
+from _common import DEFAULT_FER, write_result
 
-from fer_platform.config import ValidateSettings  # noqa: E402
-from fer_platform.data.dataset import load_dataset  # noqa: E402
-from fer_platform.data.ingest import ingest  # noqa: E402
-from fer_platform.validation.report import validate_dataset  # noqa: E402
+from fer_platform.config import ValidateSettings
+from fer_platform.data.dataset import load_dataset
+from fer_platform.data.ingest import ingest
+from fer_platform.validation.report import validate_dataset
 
 
 def main() -> int:

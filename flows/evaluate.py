@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from prefect import flow, task
 
 from fer_platform import paths
-from fer_platform.cli import run_stage
+from fer_platform.cli import arch_option, run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.evaluation.evaluate import (
@@ -48,12 +47,8 @@ def evaluate_flow(params: str = "params.yaml", arch: list[str] | None = None) ->
     return summaries
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", action="append", help="architecture key from params.yaml (repeatable)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("evaluate", evaluate_flow, argv, _arguments)
+    return run_stage("evaluate", evaluate_flow, argv, arch_option)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from fer_platform import paths
-from fer_platform.cli import run_stage, user_errors
+from fer_platform.cli import arch_option, run_stage, user_errors
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.training.fit import train_architecture
@@ -51,12 +49,8 @@ def train_flow(params: str = "params.yaml", arch: list[str] | None = None) -> li
     return results
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", action="append", help="architecture key from params.yaml (repeatable)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("train", train_flow, argv, _arguments)
+    return run_stage("train", train_flow, argv, arch_option)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,24 @@ def quick_project(tmp_path_factory):
     root, env = make_project(tmp_path_factory.mktemp("quick") / "project")
     run_quick_profile(root, env)
     return root, env
+
+
+@pytest.fixture(scope="session")
+def packaged(quick_project):
+    """The quick project after its package stage: champion in the BentoML store, bento built."""
+    from tests.quick_project import run
+
+    root, env = quick_project
+    run(["python", "-m", "flows.package"], root, env)
+    return root, env
+
+
+@pytest.fixture(scope="session")
+def server(packaged):
+    """A real `bentoml serve` of the packaged champion on a free loopback port."""
+    from tests.quick_project import Server
+
+    srv = Server(*packaged)
+    srv.start()
+    yield srv
+    srv.stop()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.conftest import REPO
 
@@ -55,3 +60,44 @@ def make_project(root: Path) -> tuple[Path, dict]:
 
 def run_quick_profile(root: Path, env: dict) -> subprocess.CompletedProcess:
     return run(["fer-platform", "run", "--profile", "quick"], root, env, timeout=1500)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`bentoml serve` from the project root, on 127.0.0.1:<port>; can be restarted on the same port."""
+
+    def __init__(self, root: Path, env: dict):
+        self.root, self.env, self.port = root, env, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> None:
+        log = open(self.root / f"serve-{self.port}.log", "a")  # noqa: SIM115
+        self.proc = subprocess.Popen(["bentoml", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                     cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bentoml serve exited: {(self.root / f'serve-{self.port}.log').read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("bentoml serve not ready in time")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

@@ -70,10 +70,9 @@ def test_bad_params_are_reported_in_one_line(project):
 
 
 def test_flows_are_callable_from_python(project, small_fer):
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.ingest import ingest_flow
     from flows.validate import validate_flow
+    from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
         assert ingest_flow(source=str(small_fer))["n_images"] == 126

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from tests.conftest import REPO
 from tests.quick_project import run
 
 pytestmark = pytest.mark.slow

@@ -46,6 +46,11 @@ def run_stage(
     return EXIT_OK
 
 
+def arch_option(parser: argparse.ArgumentParser) -> None:
+    """`--arch NAME` (repeatable) for stages that run per architecture; default: all in params.yaml."""
+    parser.add_argument("--arch", action="append", help="architecture key from params.yaml (repeatable)")
+
+
 def profile_overrides(profile: str, params_path: str = "params.yaml") -> list[str]:
     params = load_params(params_path)
     if profile not in params.profiles:

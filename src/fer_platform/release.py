@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from fer_platform.data.dataset import FerDataset
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import write_json
-from fer_platform.labels import EMOTIONS, REPORT, SELECTION
+from fer_platform.labels import EMOTIONS, REPORT
 
 RELEASE_DIR = Path("release")
 
@@ -52,7 +51,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
         "train_seconds": round(state["train_seconds"], 1),
         "hardware": f"{platform.machine()} CPU, 2 cores (TensorFlow CPU backend, nice'd beside other work)",
         "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
-                 "n_train": int(len(dataset.split("Training")))},
+                 "n_train": len(dataset.split("Training"))},
         "code_commit": lineage.get("git.commit"),
         "keras_version": keras.__version__, "backend": keras.backend.backend(),
         "publictest": summary["publictest"], "privatetest": summary["privatetest"],

@@ -15,9 +15,8 @@ import pytest
 
 from fer_platform.edge.demo import generate
 from fer_platform.edge.tracking import iou
-from fer_platform.labels import EMOTIONS
 from tests.conftest import SHARED_FER
-from tests.serving.test_service import Server, packaged, server  # noqa: F401 - shared fixtures
+from tests.quick_project import Server
 
 pytestmark = pytest.mark.slow
 

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -17,65 +11,8 @@ import pytest
 
 from fer_platform.edge.demo import compose
 from fer_platform.labels import EMOTIONS
-from tests.quick_project import run
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`bentoml serve` from the project root, on 127.0.0.1:<port>; can be restarted on the same port."""
-
-    def __init__(self, root: Path, env: dict):
-        self.root, self.env, self.port = root, env, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 180) -> None:
-        log = open(self.root / f"serve-{self.port}.log", "a")  # noqa: SIM115
-        self.proc = subprocess.Popen(["bentoml", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"bentoml serve exited: {(self.root / f'serve-{self.port}.log').read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("bentoml serve not ready in time")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-@pytest.fixture(scope="session")
-def packaged(quick_project):
-    root, env = quick_project
-    run(["python", "-m", "flows.package"], root, env)
-    return root, env
-
-
-@pytest.fixture(scope="session")
-def server(packaged):
-    srv = Server(*packaged)
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="session")

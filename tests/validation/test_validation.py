@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from fer_platform.config import ValidateSettings
 from fer_platform.data.dataset import FerDataset

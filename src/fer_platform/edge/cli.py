@@ -154,7 +154,7 @@ def _open_jsonl(target: str | None):
         return None
     if target == "-":
         return sys.stdout
-    return open(target, "w")  # noqa: SIM115 - closed in main's finally
+    return open(target, "w")
 
 
 def _record(index, ts, boxes, tracks, probs, classified) -> dict:

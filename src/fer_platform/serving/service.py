@@ -23,6 +23,7 @@ from bentoml.exceptions import BentoMLException
 from fer_platform.config import load_params
 from fer_platform.labels import EMOTIONS
 from fer_platform.serving import BENTO_MODEL_NAME
+
 SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve  # decorators need the limits
 
 
