@@ -26,7 +26,8 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.
 
 
 def project_env(root: Path) -> dict:
-    env = {**os.environ, "BENTOML_HOME": str(root / "bentoml_home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The BentoML store lives beside the project, not in it (a bento build copies its build context).
+    env = {**os.environ, "BENTOML_HOME": str(root.parent / "bentoml_home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
     for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PYTHONPATH"):
         env.pop(var, None)
     env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
