@@ -62,8 +62,11 @@ SMALL_MAX_BLANK_FRACTION = 0.05
 @pytest.fixture(scope="session")
 def quick_project(tmp_path_factory):
     """A scratch copy of the project after `fer-platform run --profile quick` (minutes; slow tests only)."""
-    from tests.quick_project import make_project, run_quick_profile
+    from tests.quick_project import make_project, project_env, run_quick_profile
 
+    reuse = os.environ.get("FER_TEST_QUICK_PROJECT")  # developers: a project that already ran the profile
+    if reuse:
+        return Path(reuse), project_env(Path(reuse))
     root, env = make_project(tmp_path_factory.mktemp("quick") / "project")
     run_quick_profile(root, env)
     return root, env
@@ -71,11 +74,10 @@ def quick_project(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def packaged(quick_project):
-    """The quick project after its package stage: champion in the BentoML store, bento built."""
-    from tests.quick_project import run
-
+    """The quick project's package stage (run by DVC in the profile): champion in the BentoML store, bento
+    built. Not re-run here, so the pipeline stays up to date for the tests that check `dvc repro`."""
     root, env = quick_project
-    run(["python", "-m", "flows.package"], root, env)
+    assert (root / "reports/bento.json").exists(), "the quick profile did not run the package stage"
     return root, env
 
 
@@ -85,6 +87,26 @@ def server(packaged):
     from tests.quick_project import Server
 
     srv = Server(*packaged)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def release_server(quick_project, tmp_path_factory):
+    """`bentoml serve` of the committed release model (one with real accuracy), from its own MLflow registry
+    and BentoML store. Bootstrap and import run in a side directory: the quick project's outputs stay as DVC
+    left them."""
+    from tests.quick_project import Server, run
+
+    root, env = quick_project
+    side = tmp_path_factory.mktemp("release_serving")
+    shutil.copy2(root / "params.yaml", side / "params.yaml")
+    (side / "release").symlink_to(REPO / "release")
+    renv = {**env, "BENTOML_HOME": str(side / "bentoml_home"), "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}"}
+    run(["python", "-m", "flows.bootstrap"], side, renv)
+    run(["python", "-m", "flows.package", "--no-build"], side, renv)
+    srv = Server(root, renv)
     srv.start()
     yield srv
     srv.stop()

@@ -30,11 +30,12 @@ def test_bootstrap_registers_the_release_once(tmp_path, monkeypatch):
 
     from fer_platform.release import bootstrap_champion
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.chdir(tmp_path)
     first = bootstrap_champion("fer-classifier", RELEASE)
     assert first["bootstrapped"] and first["version"] == "1"
     again = bootstrap_champion("fer-classifier", RELEASE)
     assert not again["bootstrapped"] and "exists" in again["reason"]
-    champion = MlflowClient().get_model_version_by_alias("fer-classifier", "champion")
+    champion = MlflowClient(tracking_uri=store, registry_uri=store).get_model_version_by_alias("fer-classifier", "champion")
     assert str(champion.version) == "1" and champion.tags["promotion.reason"].startswith("bootstrap")

@@ -28,9 +28,13 @@ def run_edge(url: str, video, *extra: str, timeout: int = 600) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def test_smoothed_labels_on_the_demo_video(server, tmp_path):
-    truth = generate(SHARED_FER, tmp_path / "demo.mp4")
-    records = run_edge(server.url, tmp_path / "demo.mp4")
+def test_smoothed_labels_on_the_demo_video(release_server, tmp_path):
+    """Served: the committed release model, so that a floor computed from its accuracy means something
+    (the quick profile's 3-epoch model is near chance)."""
+    server = release_server
+    truth = generate(SHARED_FER, tmp_path / "demo.mp4", frames_per_segment=12, singles_per_label=4)
+    window = 5
+    records = run_edge(server.url, tmp_path / "demo.mp4", "--window", str(window))
     assert len(records) == truth["frames"]
     # What the model itself says on the original 48x48 faces: the edge path (detect, crop, resize, track,
     # smooth) should reproduce it, and its agreement with the truth is bounded by the model's accuracy.
@@ -55,13 +59,14 @@ def test_smoothed_labels_on_the_demo_video(server, tmp_path):
                     continue
                 found += 1
                 # judge once the window has filled with this face (the first frames may carry the last one)
-                if rec["frame"] - seg["start"] >= 10 and match["smoothed_label"] is not None:
+                if rec["frame"] - seg["start"] >= window and match["smoothed_label"] is not None:
                     judged += 1
                     agree_truth += match["smoothed_label"] == gt["label"]
                     agree_model += match["smoothed_label"] == model_says[gt["source_id"]]
     assert found / total >= 0.9, f"faces found in {found}/{total} labelled face-frames"
     assert judged >= 0.5 * total
-    assert agree_model / judged >= 0.8, f"smoothed labels match the model's own on {agree_model}/{judged}"
+    # Re-cropping from video (Haar box, jitter, resize) changes the input a little; labels should mostly hold.
+    assert agree_model / judged >= 0.7, f"smoothed labels match the model's own on {agree_model}/{judged}"
     # Floor: the model's accuracy on these very faces, less 3 standard errors of a proportion over the faces.
     floor = model_accuracy - 3 * math.sqrt(max(model_accuracy * (1 - model_accuracy), 0.05) / len(sources))
     assert agree_truth / judged >= floor, (agree_truth / judged, floor, model_accuracy)
@@ -73,10 +78,10 @@ def test_edge_survives_a_service_restart(packaged, tmp_path):
     srv = Server(*packaged)
     srv.start()
     try:
-        truth = generate(SHARED_FER, tmp_path / "long.mp4", frames_per_segment=40)
+        truth = generate(SHARED_FER, tmp_path / "long.mp4", frames_per_segment=40)  # 64 s at 10 fps
         edge = subprocess.Popen([sys.executable, "-m", "fer_platform.edge.cli", "--video", str(tmp_path / "long.mp4"),
                                  "--url", srv.url, "--no-display", "--jsonl", str(tmp_path / "out.jsonl"),
-                                 "--max-in-flight", "1"], stderr=subprocess.PIPE, text=True)
+                                 "--realtime"], stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while time.time() < deadline and (not (tmp_path / "out.jsonl").exists()
                                            or len((tmp_path / "out.jsonl").read_text().splitlines()) < 20):

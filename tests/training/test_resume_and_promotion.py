@@ -93,7 +93,8 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     from fer_platform.registry import promote
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     sel = small_dataset.split("PublicTest")
     x, y = sel.images[..., None], sel.labels
 
@@ -118,7 +119,7 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
         run_id, uri = _log_model(model, arch)
         return Candidate(arch, run_id, uri, acc, 0.0, len(y))
 
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=store, registry_uri=store)  # not MLflow's process-global URI
     first = promote([candidate(weak, weak_acc, "weak")], "fer-test", 0.01, x[..., 0], y)
     assert first.alias == CHAMPION and first.version == "1"
     better = promote([candidate(strong, strong_acc, "strong")], "fer-test", 0.01, x[..., 0], y)

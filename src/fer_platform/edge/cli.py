@@ -29,6 +29,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jsonl", metavar="PATH|-", help="write one JSON object per frame ('-' = stdout)")
     parser.add_argument("--output", metavar="PATH", help="write the annotated video (e.g. annotated.mp4)")
     parser.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play a --video at its own frame rate, as a camera would deliver it")
     parser.add_argument("--window", type=_positive, default=10, help="smoothing window in frames (default 10)")
     parser.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
     parser.add_argument("--max-in-flight", type=_positive, default=4, help="pipelined requests (default 4)")
@@ -109,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return False
 
     try:
+        started = time.monotonic()
         while not quit_requested and (args.max_frames is None or index < args.max_frames):
+            if args.realtime and args.video is not None:
+                time.sleep(max(0.0, started + index / fps_in - time.monotonic()))
             ok, frame = capture.read()
             if not ok:
                 break

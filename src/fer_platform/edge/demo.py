@@ -64,13 +64,16 @@ def pick_faces(fer_root: Path, detector: FaceDetector, needed: dict[str, int]) -
     return picked
 
 
-def generate(fer_root: Path, out: Path, frames_per_segment: int = 15, fps: float = 10.0) -> dict:
+def generate(fer_root: Path, out: Path, frames_per_segment: int = 15, fps: float = 10.0,
+             singles_per_label: int = 1) -> dict:
+    """One-face segments (`singles_per_label` faces per label), two-face segments, then an empty one."""
     detector = FaceDetector()
+    singles = [lab for lab in SINGLE_LABELS for _ in range(singles_per_label)]
     needed: dict[str, int] = {}
-    for label in [*SINGLE_LABELS, *(lab for pair in PAIRS for lab in pair)]:
+    for label in [*singles, *(lab for pair in PAIRS for lab in pair)]:
         needed[label] = needed.get(label, 0) + 1
     pool = pick_faces(fer_root, detector, needed)
-    segments_spec = [[lab] for lab in SINGLE_LABELS] + [list(p) for p in PAIRS] + [[]]
+    segments_spec = [[lab] for lab in singles] + [list(p) for p in PAIRS] + [[]]
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise OSError(f"cannot write {out}")
@@ -107,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
     parser.add_argument("--frames-per-segment", type=int, default=15)
+    parser.add_argument("--faces-per-label", type=int, default=1, help="one-face segments per label")
     args = parser.parse_args(argv)
-    truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment)
+    truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment, singles_per_label=args.faces_per_label)
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0
