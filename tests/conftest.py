@@ -103,7 +103,8 @@ def release_server(quick_project, tmp_path_factory):
     side = tmp_path_factory.mktemp("release_serving")
     shutil.copy2(root / "params.yaml", side / "params.yaml")
     (side / "release").symlink_to(REPO / "release")
-    renv = {**env, "BENTOML_HOME": str(side / "bentoml_home"), "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}"}
+    renv = {**env, "BENTOML_HOME": str(side / "bentoml_home"), "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}",
+            "PYTHONPATH": str(root)}  # flows/ lives in the project root
     run(["python", "-m", "flows.bootstrap"], side, renv)
     run(["python", "-m", "flows.package", "--no-build"], side, renv)
     srv = Server(root, renv)

@@ -94,11 +94,12 @@ class Server:
             time.sleep(0.5)
         raise AssertionError("bentoml serve not ready in time")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10) -> None:
+        """Ctrl-C, then SIGKILL after `grace` seconds (a graceful bentoml shutdown can take 30 s)."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
