@@ -122,7 +122,8 @@ def train_architecture(
     epoch_checkpoint, mlflow_epoch_logger = _callback_classes()
     callbacks = [epoch_checkpoint(checkpoint_dir, state)]
     if run:
-        callbacks.append(mlflow_epoch_logger())
+        _backfill_mlflow(run.info.run_id, state["history"])
+        callbacks.append(mlflow_epoch_logger(state))
     try:
         if state["epoch"] < settings.epochs:
             model.fit(
@@ -203,16 +204,40 @@ def _callback_classes():
             write_json(self.directory / STATE, self.state)  # last: state never points past saved weights
 
     class MlflowEpochLogger(keras.callbacks.Callback):
+        """Logs the epoch record the checkpoint just saved (runs after EpochCheckpoint, so the state file is
+        the source of truth: a kill between the two is repaired by `_backfill_mlflow` on resume)."""
+
+        def __init__(self, state: dict):
+            super().__init__()
+            self.state = state
+
         def on_epoch_end(self, epoch, logs=None):
             import mlflow
 
-            names = {"loss": "train_loss", "accuracy": "train_accuracy",
-                     "val_loss": "publictest_loss", "val_accuracy": "publictest_accuracy"}
-            metrics = {names.get(k, k): float(v) for k, v in (logs or {}).items()}
-            metrics["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            mlflow.log_metrics(metrics, step=epoch + 1)
+            record = self.state["history"][-1]
+            mlflow.log_metrics(mlflow_epoch_metrics(record), step=record["epoch"])
 
     return EpochCheckpoint, MlflowEpochLogger
+
+
+MLFLOW_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy",
+                "val_loss": "publictest_loss", "val_accuracy": "publictest_accuracy"}
+
+
+def mlflow_epoch_metrics(record: dict) -> dict[str, float]:
+    """An epoch record of state.json -> MLflow metric names (Keras' val_* is PublicTest here)."""
+    return {MLFLOW_NAMES.get(k, k): float(v) for k, v in record.items() if k != "epoch"}
+
+
+def _backfill_mlflow(run_id: str, history: list[dict]) -> None:
+    """Log checkpointed epochs that MLflow lacks (a kill can land between checkpoint and MLflow log)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    logged = {m.step for m in MlflowClient().get_metric_history(run_id, "publictest_accuracy")}
+    for record in history:
+        if record["epoch"] not in logged:
+            mlflow.log_metrics(mlflow_epoch_metrics(record), step=record["epoch"])
 
 
 def _flatten(prefix: str, obj) -> dict[str, str]:
