@@ -124,6 +124,7 @@ def train_architecture(
     if run:
         _backfill_mlflow(run.info.run_id, state["history"])
         callbacks.append(mlflow_epoch_logger(state))
+    status = "FAILED"  # unless the block below completes
     try:
         if state["epoch"] < settings.epochs:
             model.fit(
@@ -147,11 +148,12 @@ def train_architecture(
             "best_publictest_accuracy": result.best_selection_accuracy,
             "train_seconds": round(result.seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
         })
+        status = "FINISHED"
     finally:
         if run:
             import mlflow
 
-            mlflow.end_run()
+            mlflow.end_run(status=status)
     return result
 
 
