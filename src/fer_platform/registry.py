@@ -64,15 +64,9 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
 
     from fer_platform import tracking
 
-    mlflow = tracking.configure()
+    tracking.configure()
     client = MlflowClient()
     candidate = best_candidate(candidates)
-    try:
-        client.get_registered_model(registered_model)
-    except MlflowException:
-        client.create_registered_model(
-            registered_model, description="FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
-        )
     champion_version, champion_accuracy = None, None
     try:
         champion = client.get_model_version_by_alias(registered_model, CHAMPION)
@@ -82,10 +76,9 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
     except MlflowException:
         pass
     alias, reason = decide(candidate.selection_accuracy, champion_accuracy, min_improvement)
-    version = mlflow.register_model(candidate.model_uri, registered_model,
-                                    tags={"arch": candidate.arch, "run_id": candidate.run_id}).version
-    client.set_registered_model_alias(registered_model, alias, version)
-    tags = {
+    version = register_version(client, registered_model, candidate.model_uri, alias, {
+        "arch": candidate.arch,
+        "run_id": candidate.run_id,
         "promotion.decision": alias,
         "promotion.reason": reason,
         "promotion.previous_champion": str(champion_version),
@@ -93,15 +86,33 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
         "publictest_n": str(candidate.selection_n),
         "privatetest_accuracy": f"{candidate.report_accuracy:.4f}",
         "candidates": json.dumps({c.arch: round(c.selection_accuracy, 4) for c in candidates}),
-    }
+    })
+    return Decision(alias, reason, candidate, version, champion_version, champion_accuracy)
+
+
+def register_version(client, registered_model: str, model_uri: str, alias: str, tags: dict[str, str]) -> str:
+    """Register `model_uri` as a new version (creating the registered model if needed), point `alias` at it
+    and record `tags` on it. Used by the promotion gate and by the release bootstrap."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(registered_model)
+    except MlflowException:
+        client.create_registered_model(
+            registered_model, description="FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
+        )
+    version = str(mlflow.register_model(model_uri, registered_model).version)
+    client.set_registered_model_alias(registered_model, alias, version)
     for key, value in tags.items():
         client.set_model_version_tag(registered_model, version, key, value)
-    return Decision(alias, reason, candidate, str(version), champion_version, champion_accuracy)
+    return version
 
 
 def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:
     import mlflow.keras
 
-    model = mlflow.keras.load_model(model_uri)
-    probs = np.asarray(model.predict(images[..., None], batch_size=256, verbose=0))
+    from fer_platform.evaluation.evaluate import predict_probabilities
+
+    probs = predict_probabilities(mlflow.keras.load_model(model_uri), images)
     return float((probs.argmax(axis=1) == labels).mean())

@@ -108,8 +108,8 @@ def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -
     from mlflow.exceptions import MlflowException
 
     from fer_platform import tracking
-    from fer_platform.registry import CHAMPION
-    from fer_platform.training.fit import model_signature
+    from fer_platform.registry import CHAMPION, register_version
+    from fer_platform.training.fit import log_keras_model
 
     card_path = release_dir / "model_card.json"
     if not card_path.exists():
@@ -135,21 +135,15 @@ def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -
         for name in ("MODEL_CARD.md", "model_card.json", "confusion_matrix_privatetest.png"):
             if (release_dir / name).exists():
                 mlflow.log_artifact(str(release_dir / name), artifact_path="release")
-        info = mlflow.keras.log_model(model, name="model", signature=model_signature(),
-                                      pip_requirements=[f"keras=={keras.__version__}", "tensorflow-cpu", "numpy"])
-    try:
-        client.get_registered_model(registered_model)
-    except MlflowException:
-        client.create_registered_model(registered_model)
-    version = mlflow.register_model(info.model_uri, registered_model,
-                                    tags={"arch": card["arch"], "run_id": run.info.run_id}).version
-    client.set_registered_model_alias(registered_model, CHAMPION, version)
+        info = log_keras_model(model)
     reason = f"bootstrap: committed release model (PrivateTest {card['privatetest']['accuracy']:.4f})"
-    for key, value in {"promotion.decision": CHAMPION, "promotion.reason": reason,
-                       "publictest_accuracy": f"{card['publictest']['accuracy']:.4f}",
-                       "privatetest_accuracy": f"{card['privatetest']['accuracy']:.4f}"}.items():
-        client.set_model_version_tag(registered_model, version, key, value)
-    return {"bootstrapped": True, "version": str(version), "reason": reason}
+    version = register_version(client, registered_model, info.model_uri, CHAMPION, {
+        "arch": card["arch"], "run_id": run.info.run_id,
+        "promotion.decision": CHAMPION, "promotion.reason": reason,
+        "publictest_accuracy": f"{card['publictest']['accuracy']:.4f}",
+        "privatetest_accuracy": f"{card['privatetest']['accuracy']:.4f}",
+    })
+    return {"bootstrapped": True, "version": version, "reason": reason}
 
 
 

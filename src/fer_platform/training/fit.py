@@ -267,10 +267,14 @@ def _start_run(arch, settings, state, train, selection, model):
                      "keras.backend": keras.backend.backend()})
     mlflow.log_params(_flatten("", settings.model_dump()))
     mlflow.log_params({"n_train": len(train), "n_selection": len(selection), "n_params": model.count_params()})
+    mlflow.log_text(model_summary_text(model), "model_summary.txt")
+    return run
+
+
+def model_summary_text(model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *a, **k: lines.append(line), line_length=110)
-    mlflow.log_text("\n".join(lines), "model_summary.txt")
-    return run
+    return "\n".join(lines)
 
 
 def _write_outputs(best_model, state, checkpoint_dir, output_dir) -> TrainResult:
@@ -278,9 +282,7 @@ def _write_outputs(best_model, state, checkpoint_dir, output_dir) -> TrainResult
     shutil.copyfile(checkpoint_dir / BEST, output_dir / "model.keras.tmp")
     os.replace(output_dir / "model.keras.tmp", output_dir / "model.keras")
     write_json(output_dir / "history.json", state["history"])
-    lines: list[str] = []
-    best_model.summary(print_fn=lambda line, *a, **k: lines.append(line), line_length=110)
-    (output_dir / "summary.txt").write_text("\n".join(lines) + "\n")
+    (output_dir / "summary.txt").write_text(model_summary_text(best_model) + "\n")
     return TrainResult(
         model_path=output_dir / "model.keras",
         run_id=state.get("mlflow_run_id"),
@@ -305,18 +307,24 @@ def model_signature():
 
 def _log_final(best_model, state, output_dir: Path) -> str:
     """Log the selected model (with its signature) and final numbers; return the logged model's URI."""
-    import keras
     import mlflow
 
     mlflow.log_metrics({"best_epoch": state["best_epoch"], "epochs_completed": state["epoch"],
                         "train_seconds": round(state["train_seconds"], 1)})
     mlflow.log_artifact(str(output_dir / "history.json"))
-    info = mlflow.keras.log_model(
-        best_model,
+    return log_keras_model(best_model).model_uri
+
+
+def log_keras_model(model):
+    """Log a model to the active MLflow run as `model`, with the input/output signature; returns ModelInfo."""
+    import keras
+    import mlflow
+
+    return mlflow.keras.log_model(
+        model,
         name="model",
         signature=model_signature(),
         # Explicit requirements: inferring them would reload the model in a subprocess (slow).
         pip_requirements=[f"keras=={keras.__version__}", "tensorflow-cpu", "numpy"],
         metadata={"labels": list(EMOTIONS), "input": "uint8 (N, 48, 48, 1) grayscale faces"},
     )
-    return info.model_uri
