@@ -25,10 +25,10 @@ def main() -> int:
     parser.add_argument("--fer", default=str(DEFAULT_FER))
     parser.add_argument("--release", default=str(REPO / "release"))
     args = parser.parse_args()
-    import keras
+    from fer_platform.models import load_model
 
     card = json.loads((Path(args.release) / "model_card.json").read_text())
-    model = keras.saving.load_model(Path(args.release) / "model.keras")
+    model = load_model(Path(args.release) / "model.keras")
     dataset = read_fer2013(args.fer)
     result = {"arch": card["arch"]}
     for split in (SELECTION, REPORT):

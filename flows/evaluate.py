@@ -20,13 +20,13 @@ from fer_platform.evaluation.evaluate import (
 
 @task(name="evaluate-architecture")
 def evaluate_task(arch: str, params: str) -> dict:
-    import keras
+    from fer_platform.models import load_model
 
     settings = load_params(params).train_settings(arch)
     model_dir = paths.model_dir(arch)
     if not (model_dir / "model.keras").exists():
         raise FileNotFoundError(f"{model_dir / 'model.keras'}: not trained yet (run the train stage)")
-    model = keras.saving.load_model(model_dir / "model.keras")
+    model = load_model(model_dir / "model.keras")
     reports = evaluate_model(model, load_dataset(paths.DATASET), settings)
     history = json.loads((model_dir / "history.json").read_text())
     files = write_evaluation(arch, reports, history, paths.METRICS_DIR / f"{arch}.json", paths.PLOTS_DIR / arch)

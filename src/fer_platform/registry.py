@@ -112,6 +112,7 @@ def register_version(client, registered_model: str, model_uri: str, alias: str, 
 def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:
     import mlflow.keras
 
+    import fer_platform.models.augment  # noqa: F401  (registers FaceAugment before MLflow deserialises)
     from fer_platform.evaluation.evaluate import predict_probabilities
 
     probs = predict_probabilities(mlflow.keras.load_model(model_uri), images)

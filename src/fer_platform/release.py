@@ -8,6 +8,7 @@ can serve before anyone trains; later training competes with it through the norm
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import write_json
 from fer_platform.labels import EMOTIONS, REPORT
+from fer_platform.models.registry import load_model
 
 RELEASE_DIR = Path("release")
 
@@ -30,7 +32,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
 
     from fer_platform.models import build_model
 
-    trained = keras.saving.load_model(model_path)
+    trained = load_model(model_path)
     # Rebuilt from the registry with the recipe's arguments: same graph and layer names, no optimizer state.
     clean = build_model(settings.architecture, augment=settings.augment.model_dump(), **settings.model)
     clean.set_weights(trained.get_weights())
@@ -49,7 +51,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
         "train_seconds": round(state["train_seconds"], 1),
-        "hardware": f"{platform.machine()} CPU, 2 cores (TensorFlow CPU backend, nice'd beside other work)",
+        "hardware": _hardware(state),
         "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
                  "n_train": len(dataset.split("Training"))},
         "code_commit": lineage.get("git.commit"),
@@ -62,6 +64,20 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
     write_json(out_dir / "model_card.json", card)
     (out_dir / "MODEL_CARD.md").write_text(model_card_markdown(card))
     return card
+
+
+def _hardware(state: dict) -> str:
+    """Where the checkpoint was trained: recorded by a hosted run (fer_platform.training.hosted), else here."""
+    host = state.get("trained_on")
+    if host:
+        return f"{host.get('device', '?')} (Keras {host.get('keras', '?')}, {host.get('backend', '?')} backend)"
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores (Keras {_keras_version()}, this machine)"
+
+
+def _keras_version() -> str:
+    import keras
+
+    return keras.__version__
 
 
 def model_card_markdown(card: dict) -> str:
@@ -103,7 +119,6 @@ Training recipe (`params.yaml` `train.common` + `train.archs.{card['arch']}`):
 
 def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -> dict:
     """Register release/model.keras as `champion` if the registry has none; otherwise leave it alone."""
-    import keras
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -122,7 +137,7 @@ def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -
         return {"bootstrapped": False, "reason": f"{registered_model}@{CHAMPION} exists (version {current.version})"}
     except MlflowException:
         pass
-    model = keras.saving.load_model(release_dir / "model.keras")
+    model = load_model(release_dir / "model.keras")
     with mlflow.start_run(run_name=f"release-{card['arch']}") as run:
         mlflow.set_tags({"arch_key": card["arch"], "architecture": card["architecture"], "release": "true",
                          "data.dvc_md5": str(card["data"]["dvc_md5"]), "git.commit": str(card["code_commit"])})

@@ -1,7 +1,7 @@
 """Layers shared by every architecture: the input contract, in-graph preprocessing and augmentation, the head.
 
 The model takes raw uint8 pixels; rescaling happens inside the graph so training and serving cannot drift.
-Augmentation layers are Keras preprocessing layers: active in `fit`, identity at inference.
+Augmentation is one layer (`augment.FaceAugment`): active in `fit`, identity at inference.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from keras import layers
 
 from fer_platform.contract import MODEL_INPUT_SHAPE
 from fer_platform.labels import NUM_CLASSES
+from fer_platform.models.augment import FaceAugment
 
 
 def face_input() -> keras.KerasTensor:
@@ -20,14 +21,10 @@ def face_input() -> keras.KerasTensor:
 def preprocess(x, augment: dict):
     """uint8 -> float in [0, 1], then train-time augmentation (flip, translation, rotation, zoom)."""
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
-    if augment.get("flip", False):
-        x = layers.RandomFlip("horizontal", name="aug_flip")(x)
-    if t := augment.get("translation", 0.0):
-        x = layers.RandomTranslation(t, t, fill_mode="reflect", name="aug_translate")(x)
-    if r := augment.get("rotation", 0.0):
-        x = layers.RandomRotation(r, fill_mode="reflect", name="aug_rotate")(x)
-    if z := augment.get("zoom", 0.0):
-        x = layers.RandomZoom((-z, z), fill_mode="reflect", name="aug_zoom")(x)
+    options = {k: augment.get(k, default) for k, default in
+               (("flip", False), ("translation", 0.0), ("rotation", 0.0), ("zoom", 0.0))}
+    if any(options.values()):
+        x = FaceAugment(**options, name="augment")(x)
     return x
 
 

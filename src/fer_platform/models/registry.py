@@ -31,6 +31,15 @@ def get_builder(name: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), func)
 
 
+def load_model(path, compile: bool = True):
+    """keras.saving.load_model with our custom layers registered (models saved by this package use them)."""
+    import keras
+
+    import fer_platform.models.augment  # noqa: F401  (registers FaceAugment for deserialisation)
+
+    return keras.saving.load_model(path, compile=compile)
+
+
 def build_model(name: str, augment: dict | None = None, **kwargs: Any):
     """Build an uncompiled Keras model taking raw (N, 48, 48, 1) uint8 faces, returning 7 probabilities."""
     try:

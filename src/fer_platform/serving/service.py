@@ -43,9 +43,9 @@ class FerModel:
 
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
+        from fer_platform.models import load_model
 
-        self.model = keras.saving.load_model(self.bento_model.path_of("model.keras"), compile=False)
+        self.model = load_model(self.bento_model.path_of("model.keras"), compile=False)
         # Trace the graph now, so the first request does not pay for it (and trip the latency budget).
         self.model.predict(np.zeros((1, 48, 48, 1), np.uint8), verbose=0)
 

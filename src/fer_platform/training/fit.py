@@ -24,6 +24,7 @@ from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
 from fer_platform.io import write_json, write_with
 from fer_platform.labels import EMOTIONS, NUM_CLASSES, SELECTION, TRAIN
+from fer_platform.models.registry import load_model
 from fer_platform.training.data import class_weights, recipe_splits
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
@@ -96,6 +97,7 @@ def train_architecture(
     checkpoint_dir: Path,
     output_dir: Path,
     tracking: bool = True,
+    extra_callbacks: tuple = (),
 ) -> TrainResult:
     """Train (or resume) one recipe; write output_dir/{model.keras,history.json,run.json,summary.txt}."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -113,14 +115,15 @@ def train_architecture(
     keras.utils.set_random_seed(settings.seed + state["epoch"])  # a resumed run continues the stream
     if state["epoch"]:
         print(f"[{arch}] resuming after epoch {state['epoch']}/{settings.epochs} from {checkpoint_dir}", flush=True)
-        model = keras.saving.load_model(checkpoint_dir / LAST)
+        model = load_model(checkpoint_dir / LAST)
     else:
         model = build_compiled(settings, steps)
 
     run = _start_run(arch, settings, state, train, selection, model) if tracking else None
     state["mlflow_run_id"] = run.info.run_id if run else None
     epoch_checkpoint, mlflow_epoch_logger = _callback_classes()
-    callbacks = [epoch_checkpoint(checkpoint_dir, state)]
+    # Extra callbacks (e.g. a wall-clock deadline) run before the checkpoint, so a stop they request is saved.
+    callbacks = [*extra_callbacks, epoch_checkpoint(checkpoint_dir, state)]
     if run:
         _backfill_mlflow(run.info.run_id, state["history"])
         callbacks.append(mlflow_epoch_logger(state))
@@ -139,7 +142,7 @@ def train_architecture(
                 callbacks=callbacks,
                 verbose=1 if sys.stdout.isatty() else 2,
             )
-        best_model = keras.saving.load_model(checkpoint_dir / BEST)
+        best_model = load_model(checkpoint_dir / BEST)
         result = _write_outputs(best_model, state, checkpoint_dir, output_dir)
         model_uri = _log_final(best_model, state, output_dir) if run else None
         write_json(output_dir / "run.json", {
@@ -264,7 +267,9 @@ def _start_run(arch, settings, state, train, selection, model):
             print(f"[{arch}] cannot reopen MLflow run {state['mlflow_run_id']} ({err}); new run", flush=True)
     run = mlflow.start_run(run_name=arch)
     mlflow.set_tags({**tracking.lineage_tags(), "architecture": settings.architecture, "arch_key": arch,
-                     "keras.backend": keras.backend.backend()})
+                     "keras.backend": keras.backend.backend(),
+                     # A run trained elsewhere (fer_platform.training.hosted) and imported says where.
+                     **{f"trained_on.{k}": str(v) for k, v in state.get("trained_on", {}).items()}})
     mlflow.log_params(_flatten("", settings.model_dump()))
     mlflow.log_params({"n_train": len(train), "n_selection": len(selection), "n_params": model.count_params()})
     mlflow.log_text(model_summary_text(model), "model_summary.txt")
