@@ -80,6 +80,10 @@ def _keras_version() -> str:
     return keras.__version__
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
+
 def model_card_markdown(card: dict) -> str:
     pub, priv = card["publictest"], card["privatetest"]
     recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
@@ -90,7 +94,7 @@ def model_card_markdown(card: dict) -> str:
 | architecture | `{card['architecture']}` ({card['arch']}), Keras {card['keras_version']} |
 | data | FER2013, DVC md5 `{card['data']['dvc_md5']}`, {card['data']['n_train']} Training images before leak removal |
 | code | commit `{card['code_commit']}` |
-| training | {card['epochs_completed']}/{card['epochs_planned']} epochs, best epoch {card['best_epoch']}, {card['train_seconds'] / 3600:.2f} h on {card['hardware']} |
+| training | {card['epochs_completed']}/{card['epochs_planned']} epochs, best epoch {card['best_epoch']}, {_duration(card['train_seconds'])} on {card['hardware']} |
 | selection | {card['selection']} |
 | PublicTest accuracy | {pub['accuracy']:.4f} (macro-F1 {pub['macro_f1']:.4f}, n={pub['n']}) |
 | **PrivateTest accuracy** | **{priv['accuracy']:.4f}** (macro-F1 {priv['macro_f1']:.4f}, n={priv['n']}) |
