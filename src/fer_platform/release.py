@@ -101,7 +101,8 @@ def model_card_markdown(card: dict) -> str:
 | size | {card['size_bytes'] / 1e6:.1f} MB (`model.keras`, weights only) |
 
 Input: raw 48x48 grayscale uint8 faces `(N, 48, 48, 1)`; rescaling and (train-only) augmentation are in the
-graph. Output: probabilities over {', '.join(EMOTIONS)}.
+graph. Output: probabilities over {', '.join(EMOTIONS)}. Load it with `fer_platform.models.load_model(path)`,
+which registers our augmentation layer (`FaceAugment`, identity at inference) before Keras deserialises it.
 
 Per-class recall:
 
