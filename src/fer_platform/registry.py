@@ -112,8 +112,9 @@ def register_version(client, registered_model: str, model_uri: str, alias: str, 
 def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:
     import mlflow.keras
 
-    import fer_platform.models.augment  # noqa: F401  (registers FaceAugment before MLflow deserialises)
     from fer_platform.evaluation.evaluate import predict_probabilities
+    from fer_platform.models.registry import register_layers
 
+    register_layers()  # before MLflow deserialises the Keras model
     probs = predict_probabilities(mlflow.keras.load_model(model_uri), images)
     return float((probs.argmax(axis=1) == labels).mean())

@@ -30,12 +30,9 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
     """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card."""
     import keras
 
-    from fer_platform.models import build_model
+    from fer_platform.training.fit import weights_only
 
-    trained = load_model(model_path)
-    # Rebuilt from the registry with the recipe's arguments: same graph and layer names, no optimizer state.
-    clean = build_model(settings.architecture, augment=settings.augment.model_dump(), **settings.model)
-    clean.set_weights(trained.get_weights())
+    clean = weights_only(load_model(model_path), settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean.save(out_dir / "model.keras")
     full = settings.model_copy(update={"max_eval_per_class": None})

@@ -16,17 +16,6 @@ from fer_platform.data.dataset import DataError
 from fer_platform.io import write_with
 
 
-def _common_prefix(blobs: list[bytes]) -> bytes:
-    prefix = blobs[0]
-    for blob in blobs[1:]:
-        n = min(len(prefix), len(blob))
-        i = 0
-        while i < n and prefix[i] == blob[i]:
-            i += 1
-        prefix = prefix[:i]
-    return prefix
-
-
 def pack_image_folders(root: str | Path, out: str | Path) -> dict:
     """Pack every file under root/train and root/test into one npz; returns sizes."""
     root = Path(root)
@@ -34,7 +23,7 @@ def pack_image_folders(root: str | Path, out: str | Path) -> dict:
     if not files:
         raise DataError(f"{root}: no files under train/ or test/ to pack")
     blobs = [p.read_bytes() for p in files]
-    prefix = _common_prefix(blobs)
+    prefix = os.path.commonprefix(blobs)  # works on any sequences, bytes included
     tails = [b[len(prefix):] for b in blobs]
     offsets = np.cumsum([0] + [len(t) for t in tails], dtype=np.int64)
     arrays = {

@@ -28,6 +28,7 @@ def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[
     for split in (SELECTION, REPORT):
         probs = predict_probabilities(model, splits[split].images)
         reports[split] = classification_report(splits[split].labels, probs.argmax(axis=1))
+        reports[split]["_probabilities"] = probs
         reports[split]["_predicted"] = probs.argmax(axis=1)
         reports[split]["_true"] = splits[split].labels
     return reports

@@ -31,12 +31,16 @@ def get_builder(name: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), func)
 
 
+def register_layers() -> None:
+    """Register our custom layers with Keras; any deserialisation of our models needs this first."""
+    import fer_platform.models.augment  # noqa: F401  (its decorator registers FaceAugment)
+
+
 def load_model(path, compile: bool = True):
     """keras.saving.load_model with our custom layers registered (models saved by this package use them)."""
     import keras
 
-    import fer_platform.models.augment  # noqa: F401  (registers FaceAugment for deserialisation)
-
+    register_layers()
     return keras.saving.load_model(path, compile=compile)
 
 

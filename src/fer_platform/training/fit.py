@@ -76,6 +76,21 @@ def make_optimizer(settings: TrainSettings, steps_per_epoch: int):
     return keras.optimizers.SGD(learning_rate=lr, momentum=settings.momentum, nesterov=True)
 
 
+def weights_only(model, settings: TrainSettings):
+    """The recipe's graph rebuilt from the registry (same layer names) carrying `model`'s weights and no
+    optimizer state: a third of the file, for releases and for what a training host sends back."""
+    from fer_platform.models import build_model
+
+    clean = build_model(settings.architecture, augment=settings.augment.model_dump(), **settings.model)
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+def trained_on_tags(trained_on: dict) -> dict[str, str]:
+    """MLflow tags for a run trained elsewhere (fer_platform.training.hosted) and imported here."""
+    return {f"trained_on.{k}": str(v) for k, v in trained_on.items()}
+
+
 def build_compiled(settings: TrainSettings, steps_per_epoch: int):
     import keras
 
@@ -268,8 +283,7 @@ def _start_run(arch, settings, state, train, selection, model):
     run = mlflow.start_run(run_name=arch)
     mlflow.set_tags({**tracking.lineage_tags(), "architecture": settings.architecture, "arch_key": arch,
                      "keras.backend": keras.backend.backend(),
-                     # A run trained elsewhere (fer_platform.training.hosted) and imported says where.
-                     **{f"trained_on.{k}": str(v) for k, v in state.get("trained_on", {}).items()}})
+                     **trained_on_tags(state.get("trained_on", {}))})
     mlflow.log_params(_flatten("", settings.model_dump()))
     mlflow.log_params({"n_train": len(train), "n_selection": len(selection), "n_params": model.count_params()})
     mlflow.log_text(model_summary_text(model), "model_summary.txt")

@@ -43,10 +43,9 @@ def train_one(arch: str, params: str, dataset_path: Path, work: Path, deadline: 
     """Train one architecture (resumable, no MLflow), evaluate its best epoch, write work/<arch>/."""
     from fer_platform.config import load_params
     from fer_platform.data.dataset import load_dataset
-    from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary, predict_probabilities
-    from fer_platform.models import build_model, load_model
-    from fer_platform.training.data import recipe_splits
-    from fer_platform.training.fit import fingerprint, train_architecture
+    from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
+    from fer_platform.models import load_model
+    from fer_platform.training.fit import train_architecture, weights_only
 
     settings = load_params(params).train_settings(arch)
     dataset = load_dataset(dataset_path)
@@ -55,18 +54,16 @@ def train_one(arch: str, params: str, dataset_path: Path, work: Path, deadline: 
     started = time.perf_counter()
     result = train_architecture(arch, settings, dataset, out / "checkpoint", out / "output", tracking=False,
                                 extra_callbacks=(stop,))
-    trained = load_model(result.model_path)
-    clean = build_model(settings.architecture, augment=settings.augment.model_dump(), **settings.model)
-    clean.set_weights(trained.get_weights())  # weights only: a third of the file, no optimizer state
+    clean = weights_only(load_model(result.model_path), settings)
     clean.save(out / WEIGHTS)
     reports = evaluate_model(clean, dataset, settings)
-    splits = recipe_splits(dataset, settings)
     np.savez_compressed(out / PREDICTIONS, **{
-        f"{split}_probabilities": predict_probabilities(clean, splits[split].images) for split in (SELECTION, REPORT)
-    }, **{f"{split}_labels": splits[split].labels for split in (SELECTION, REPORT)})
+        f"{split}_{name}": reports[split][key] for split in (SELECTION, REPORT)
+        for name, key in (("probabilities", "_probabilities"), ("labels", "_true"))
+    })
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     info = {
-        "arch": arch, "settings": settings.model_dump(), "fingerprint": fingerprint(settings, dataset),
+        "arch": arch, "settings": settings.model_dump(), "fingerprint": state["fingerprint"],
         "dataset_sha256": dataset.content_hash(), "n_params": clean.count_params(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "truncated_by_deadline": state["epoch"] < settings.epochs,
@@ -231,28 +228,24 @@ def _install_checkpoint(arch: str, weights: Path, state: dict) -> None:
 
 def _log_results_only(arch: str, settings, info: dict, state: dict, folder: Path) -> str:
     from fer_platform import tracking
-    from fer_platform.training.fit import _flatten, mlflow_epoch_metrics
+    from fer_platform.evaluation.evaluate import log_evaluation_to_mlflow
+    from fer_platform.training.fit import _backfill_mlflow, _flatten, trained_on_tags
 
     mlflow = tracking.configure()
     with mlflow.start_run(run_name=arch) as run:
         mlflow.set_tags({**tracking.lineage_tags(), "architecture": settings.architecture, "arch_key": arch,
                          "weights": "kept on the training host (too large to return)",
-                         **{f"trained_on.{k}": str(v) for k, v in info["trained_on"].items()}})
+                         **trained_on_tags(info["trained_on"])})
         mlflow.log_params(_flatten("", settings.model_dump()))
         mlflow.log_params({"n_params": info["n_params"]})
-        for record in state["history"]:
-            mlflow.log_metrics(mlflow_epoch_metrics(record), step=record["epoch"])
-        s = info["summary"]
+        _backfill_mlflow(run.info.run_id, state["history"])  # a new run lacks every epoch
         mlflow.log_metrics({"best_epoch": info["best_epoch"], "epochs_completed": info["epochs_completed"],
-                            "train_seconds": info["train_seconds"],
-                            "publictest_final_accuracy": s["publictest"]["accuracy"],
-                            "publictest_macro_f1": s["publictest"]["macro_f1"],
-                            "privatetest_final_accuracy": s["privatetest"]["accuracy"],
-                            "privatetest_macro_f1": s["privatetest"]["macro_f1"]})
+                            "train_seconds": info["train_seconds"]})
         for name in (RESULT, PREDICTIONS, "log.txt"):
             if (folder / name).exists():
                 mlflow.log_artifact(str(folder / name), artifact_path="hosted")
-        return run.info.run_id
+    log_evaluation_to_mlflow(run.info.run_id, info["summary"], {})  # final accuracy, macro-F1, recall
+    return run.info.run_id
 
 
 # ---------------------------------------------------------------------------------------------- CLI
