@@ -1,7 +1,8 @@
 """Re-evaluate the committed release model on PrivateTest, read straight from the image folders, and check
-that it reproduces the model card's number (to 0.1 points).
+that it reproduces the model card's number (to 0.1 points). `--release DIR` checks any directory written by
+`python -m fer_platform.release export --out DIR` (e.g. a paper architecture's committed result).
 
-    python bench/evaluate_release.py [--fer PATH]
+    python bench/evaluate_release.py [--fer PATH] [--release DIR --name RESULT]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fer", default=str(DEFAULT_FER))
     parser.add_argument("--release", default=str(REPO / "release"))
+    parser.add_argument("--name", default="release_privatetest", help="result name in bench/results/")
     args = parser.parse_args()
     from fer_platform.models import load_model
 
@@ -39,7 +41,7 @@ def main() -> int:
                        "macro_f1": round(report["macro_f1"], 4), "model_card_accuracy": card[key]["accuracy"]}
     gap = abs(result["privatetest"]["accuracy"] - card["privatetest"]["accuracy"])
     result["reproduces_model_card"] = gap <= 0.001
-    write_result("release_privatetest", result)
+    write_result(args.name, result)
     return 0 if result["reproduces_model_card"] else 1
 
 

@@ -165,7 +165,7 @@ def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m fer_platform.release export --arch A --checkpoint-dir DIR --epochs N [--dataset NPZ]"""
+    """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]"""
     import argparse
 
     from fer_platform import tracking
@@ -182,14 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--dataset", type=Path, default=DATASET)
     export.add_argument("--params", default="params.yaml")
     export.add_argument("--notes", default="")
+    export.add_argument("--out", type=Path, default=RELEASE_DIR,
+                        help="where to write the model and its card (default: release/, what bootstrap serves)")
     args = parser.parse_args(argv)
     settings = load_params(args.params).train_settings(args.arch)
     if args.epochs:
         settings = settings.model_copy(update={"epochs": args.epochs})
     state = json.loads((args.checkpoint_dir / "state.json").read_text())
     card = export_release(args.checkpoint_dir / "best.keras", args.arch, settings, state,
-                          load_dataset(args.dataset), RELEASE_DIR, tracking.lineage_tags(), args.notes)
-    print(f"release/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
+                          load_dataset(args.dataset), args.out, tracking.lineage_tags(), args.notes)
+    print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
     return 0
 
