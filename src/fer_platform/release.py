@@ -84,7 +84,7 @@ def _duration(seconds: float) -> str:
 def model_card_markdown(card: dict) -> str:
     pub, priv = card["publictest"], card["privatetest"]
     recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
-    return f"""# Model card: {card['registered_model']} release ({card['arch']})
+    return f"""# Model card: `{card['arch']}` (for registered model `{card['registered_model']}`)
 
 | | |
 |---|---|
