@@ -28,6 +28,7 @@ def hosted(small_fer, tmp_path_factory):
     root = tmp_path_factory.mktemp("hosted")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"]["common"].update(epochs=2, warmup_epochs=0, batch_size=16)
+    params["train"]["archs"]["resnet32"]["epochs"] = 2  # the recipe sets its own epochs, which win over common
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     pack_image_folders(small_fer, root / "pack.npz")
     proc = _run(["fer_platform.training.hosted", "train", "--images-pack", "pack.npz", "--out", "out",
