@@ -5,7 +5,7 @@ import yaml
 
 from fer_platform import labels
 from fer_platform.cli import profile_overrides
-from fer_platform.config import ConfigError, load_params
+from fer_platform.config import ConfigError, apply_overrides, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,3 +60,22 @@ def test_quick_profile_becomes_dvc_set_overrides():
     assert "train.common.epochs=3" in overrides
     with pytest.raises(ConfigError, match="defines: quick"):
         profile_overrides("nope", str(REPO / "params.yaml"))
+
+
+def test_quick_profile_shortens_every_arch_even_those_with_their_own_epochs(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert any("epochs" in (spec or {}) for spec in raw["train"]["archs"].values())  # the case that matters
+    quick = load_params(REPO / "params.yaml").profile("quick")
+    path = _write(tmp_path, lambda r: r.update(apply_overrides(r, quick)))
+    params = load_params(path)
+    assert {params.train_settings(arch).epochs for arch in params.architectures()} == {3}
+
+
+def test_common_override_reaches_nested_arch_keys_but_an_explicit_arch_override_wins():
+    raw = {"train": {"common": {"epochs": 40, "augment": {"flip": True}},
+                     "archs": {"a": {"epochs": 30, "augment": {"flip": False}}, "b": {"epochs": 20}, "c": None}}}
+    out = apply_overrides(raw, {"train.common.epochs": 3, "train.archs.b.epochs": 5,
+                                "train.common.augment.flip": True})
+    assert out["train"]["archs"] == {"a": {"epochs": 3, "augment": {"flip": True}}, "b": {"epochs": 5}, "c": None}
+    assert out["train"]["common"] == {"epochs": 3, "augment": {"flip": True}}
+    assert raw["train"]["archs"]["a"]["epochs"] == 30  # the input is not modified

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fer_platform.config import apply_overrides
 from fer_platform.data.ingest import ingest
 from fer_platform.data.pack import pack_image_folders
 from tests.conftest import REPO
@@ -26,9 +27,8 @@ def _run(args, cwd, **env):
 def hosted(small_fer, tmp_path_factory):
     """One tiny hosted run of resnet32 (2 epochs) from a pack, as a GPU host would do it."""
     root = tmp_path_factory.mktemp("hosted")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"]["common"].update(epochs=2, warmup_epochs=0, batch_size=16)
-    params["train"]["archs"]["resnet32"]["epochs"] = 2  # the recipe sets its own epochs, which win over common
+    params = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
+        "train.common.epochs": 2, "train.common.warmup_epochs": 0, "train.common.batch_size": 16})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     pack_image_folders(small_fer, root / "pack.npz")
     proc = _run(["fer_platform.training.hosted", "train", "--images-pack", "pack.npz", "--out", "out",

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
+from fer_platform.config import apply_overrides
 from fer_platform.data.ingest import ingest
 from fer_platform.registry import CHALLENGER, CHAMPION, Candidate, decide
 from tests.conftest import REPO
@@ -20,8 +21,9 @@ from tests.conftest import REPO
 
 @pytest.fixture
 def project(tmp_path, small_fer, monkeypatch) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"]["common"].update(epochs=5, warmup_epochs=0, batch_size=16, max_train_per_class=None)
+    params = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
+        "train.common.epochs": 5, "train.common.warmup_epochs": 0, "train.common.batch_size": 16,
+        "train.common.max_train_per_class": None})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     ingest(small_fer, tmp_path / "artifacts/dataset/fer2013.npz", tmp_path / "artifacts/dataset/manifest.json")
     monkeypatch.chdir(tmp_path)
