@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -39,11 +41,25 @@ def run_stage(
     args = vars(parser.parse_args(argv))
     try:
         load_params(args["params"])  # validate once at entry: a bad config never starts a flow run
-        flow(**args)
+        with _patient_ephemeral_prefect_server():
+            flow(**args)
     except user_errors() as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     return EXIT_OK
+
+
+# Prefect's temporary API server gets 20 s to start by default; on 2 busy cores (a training running beside it)
+# it took longer and the stage failed before doing anything. An explicit environment setting still wins.
+_EPHEMERAL_STARTUP_ENV, _EPHEMERAL_STARTUP_S = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120
+
+
+def _patient_ephemeral_prefect_server() -> contextlib.AbstractContextManager[Any]:
+    if _EPHEMERAL_STARTUP_ENV in os.environ:
+        return contextlib.nullcontext()
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+
+    return temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: _EPHEMERAL_STARTUP_S})
 
 
 def arch_option(parser: argparse.ArgumentParser) -> None:
@@ -52,11 +68,8 @@ def arch_option(parser: argparse.ArgumentParser) -> None:
 
 
 def profile_overrides(profile: str, params_path: str = "params.yaml") -> list[str]:
-    params = load_params(params_path)
-    if profile not in params.profiles:
-        known = ", ".join(params.profiles) or "none"
-        raise ConfigError(f"unknown profile {profile!r}; params.yaml defines: {known}")
-    return [f"{key}={_yaml_scalar(value)}" for key, value in params.profiles[profile].items()]
+    overrides = load_params(params_path).profile(profile)
+    return [f"{key}={_yaml_scalar(value)}" for key, value in overrides.items()]
 
 
 def _yaml_scalar(value: Any) -> str:
