@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,27 +29,78 @@ RELEASE_DIR = Path("release")
 def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
                    out_dir: Path, lineage: dict, notes: str = "") -> dict:
     """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card."""
-    import keras
-
     from fer_platform.training.fit import weights_only
 
     clean = weights_only(load_model(model_path), settings)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clean.save(out_dir / "model.keras")
-    full = settings.model_copy(update={"max_eval_per_class": None})
-    reports = evaluate_model(clean, dataset, full)
-    summary = metrics_summary(arch, reports)
-    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
-                         f"{arch} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
-                         out_dir / "confusion_matrix_privatetest.png")
     training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
-    card = {
-        "registered_model": "fer-classifier", "arch": arch, "architecture": settings.architecture,
-        "params": settings.model_dump(),
+    return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
+        "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
-        "train_seconds": round(state["train_seconds"], 1),
-        "hardware": _hardware(state),
+        "train_seconds": round(state["train_seconds"], 1), "hardware": _hardware(state),
+    })
+
+
+def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
+                     notes: str = "") -> dict:
+    """One release whose graph averages the probabilities of committed releases (dirs written by export)."""
+    from fer_platform.models.ensemble import average_probabilities
+
+    cards = [_read_card(d) for d in member_dirs]
+    for member_dir, card in zip(member_dirs, cards):
+        if "members" in card:
+            raise ValueError(f"{member_dir}: is an ensemble already; list its members instead")
+        if card["data"]["content_sha256"] != dataset.content_hash():
+            raise ValueError(f"{member_dir}: trained and evaluated on other data "
+                             f"({card['data']['content_sha256'][:12]} != {dataset.content_hash()[:12]})")
+    model = average_probabilities([load_model(d / "model.keras") for d in member_dirs],
+                                  name="ensemble_" + "_".join(c["arch"] for c in cards))
+    settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
+    out_dir.mkdir(parents=True, exist_ok=True)
+    members = [{key: card[key] for key in _MEMBER_KEYS} | {"source": str(d)} for d, card in zip(member_dirs, cards)]
+    best_member = max(cards, key=lambda c: c["publictest"]["accuracy"])
+    return _write_release(model, dataset, settings, out_dir, lineage, notes, {
+        "arch": "+".join(c["arch"] for c in cards), "architecture": "ensemble (mean of member probabilities)",
+        "params": {c["arch"]: c["params"] for c in cards},
+        "epochs_planned": [c["epochs_planned"] for c in cards],
+        "epochs_completed": [c["epochs_completed"] for c in cards],
+        "best_epoch": [c["best_epoch"] for c in cards],
+        "selection": (f"each member: best epoch by PublicTest accuracy; the ensemble is compared with its best "
+                      f"member `{best_member['arch']}` ({best_member['publictest']['accuracy']:.4f}) on "
+                      f"PublicTest only; PrivateTest reported once"),
+        "train_seconds": round(sum(c["train_seconds"] for c in cards), 1),
+        "hardware": " + ".join(dict.fromkeys(c["hardware"] for c in cards)),
+        "members": members,
+    })
+
+
+_MEMBER_KEYS = ("arch", "architecture", "epochs_planned", "epochs_completed", "best_epoch", "train_seconds",
+                "hardware", "code_commit", "publictest", "privatetest", "size_bytes")
+
+
+def _read_card(release_dir: Path) -> dict:
+    for name in ("model_card.json", "model.keras"):
+        if not (release_dir / name).is_file():
+            raise FileNotFoundError(f"{release_dir / name}: not found (a release directory written by "
+                                    f"`python -m fer_platform.release export` has model.keras and model_card.json)")
+    return json.loads((release_dir / "model_card.json").read_text())
+
+
+def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
+                   training: dict) -> dict:
+    """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image."""
+    import keras
+
+    model.save(out_dir / "model.keras")
+    full = settings.model_copy(update={"max_eval_per_class": None})
+    reports = evaluate_model(model, dataset, full)
+    summary = metrics_summary(training["arch"], reports)
+    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
+                         f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
+                         out_dir / "confusion_matrix_privatetest.png")
+    card = {
+        "registered_model": "fer-classifier", **training,
         "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
                  "n_train": len(dataset.split("Training"))},
         "code_commit": lineage.get("git.commit"),
@@ -81,6 +133,22 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.2f} h"
 
 
+def _training_line(card: dict) -> str:
+    runs = card.get("members", [card])
+    return "; ".join(f"{'`' + r['arch'] + '`: ' if len(runs) > 1 else ''}{r['epochs_completed']}/{r['epochs_planned']}"
+                     f" epochs, best epoch {r['best_epoch']}, {_duration(r['train_seconds'])} on {r['hardware']}"
+                     for r in runs)
+
+
+def _recipe_heading(card: dict) -> str:
+    if "members" not in card:
+        return f"Training recipe (`params.yaml` `train.common` + `train.archs.{card['arch']}`):"
+    scores = ", ".join(f"`{m['arch']}` {m['publictest']['accuracy']:.4f} / {m['privatetest']['accuracy']:.4f} "
+                       f"(from `{m['source']}`, code `{str(m['code_commit'])[:7]}`)" for m in card["members"])
+    return (f"Members (PublicTest / PrivateTest accuracy alone): {scores}. Their training recipes "
+            f"(`params.yaml` `train.common` + `train.archs.<arch>` when each was trained):")
+
+
 def model_card_markdown(card: dict) -> str:
     pub, priv = card["publictest"], card["privatetest"]
     recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
@@ -91,7 +159,7 @@ def model_card_markdown(card: dict) -> str:
 | architecture | `{card['architecture']}` ({card['arch']}), Keras {card['keras_version']} |
 | data | FER2013, DVC md5 `{card['data']['dvc_md5']}`, {card['data']['n_train']} Training images before leak removal |
 | code | commit `{card['code_commit']}` |
-| training | {card['epochs_completed']}/{card['epochs_planned']} epochs, best epoch {card['best_epoch']}, {_duration(card['train_seconds'])} on {card['hardware']} |
+| training | {_training_line(card)} |
 | selection | {card['selection']} |
 | PublicTest accuracy | {pub['accuracy']:.4f} (macro-F1 {pub['macro_f1']:.4f}, n={pub['n']}) |
 | **PrivateTest accuracy** | **{priv['accuracy']:.4f}** (macro-F1 {priv['macro_f1']:.4f}, n={priv['n']}) |
@@ -109,7 +177,7 @@ Per-class recall:
 
 ![PrivateTest confusion matrix](confusion_matrix_privatetest.png)
 
-Training recipe (`params.yaml` `train.common` + `train.archs.{card['arch']}`):
+{_recipe_heading(card)}
 
 ```json
 {json.dumps(card['params'], indent=2)}
@@ -165,7 +233,8 @@ def bootstrap_champion(registered_model: str, release_dir: Path = RELEASE_DIR) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]"""
+    """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
+    python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR"""
     import argparse
 
     from fer_platform import tracking
@@ -184,13 +253,32 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--notes", default="")
     export.add_argument("--out", type=Path, default=RELEASE_DIR,
                         help="where to write the model and its card (default: release/, what bootstrap serves)")
+    ensemble = sub.add_parser("ensemble", help="write one release averaging the probabilities of releases")
+    ensemble.add_argument("--member", action="append", required=True, type=Path,
+                          help="a release directory (model.keras + model_card.json); repeat, at least twice")
+    ensemble.add_argument("--dataset", type=Path, default=DATASET)
+    ensemble.add_argument("--notes", default="")
+    ensemble.add_argument("--out", type=Path, required=True,
+                          help="where to write it (not one of the members: they are read, never replaced)")
     args = parser.parse_args(argv)
-    settings = load_params(args.params).train_settings(args.arch)
-    if args.epochs:
-        settings = settings.model_copy(update={"epochs": args.epochs})
-    state = json.loads((args.checkpoint_dir / "state.json").read_text())
-    card = export_release(args.checkpoint_dir / "best.keras", args.arch, settings, state,
-                          load_dataset(args.dataset), args.out, tracking.lineage_tags(), args.notes)
+    if args.command == "ensemble":
+        if args.out.resolve() in {m.resolve() for m in args.member}:
+            parser.error(f"--out {args.out} is one of the members; write the ensemble elsewhere, then move it")
+        try:
+            for member in args.member:  # fail fast, before reading 35k images
+                _read_card(member)
+            card = ensemble_release(args.member, load_dataset(args.dataset), args.out, tracking.lineage_tags(),
+                                    args.notes)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"release: error: {err}", file=sys.stderr)
+            return 1
+    else:
+        settings = load_params(args.params).train_settings(args.arch)
+        if args.epochs:
+            settings = settings.model_copy(update={"epochs": args.epochs})
+        state = json.loads((args.checkpoint_dir / "state.json").read_text())
+        card = export_release(args.checkpoint_dir / "best.keras", args.arch, settings, state,
+                              load_dataset(args.dataset), args.out, tracking.lineage_tags(), args.notes)
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
     return 0

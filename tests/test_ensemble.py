@@ -1,0 +1,87 @@
+"""An ensemble release: one saved graph that averages its members, with a card that names them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_platform.config import load_params
+from tests.conftest import REPO
+
+TINY = {"resnet32": {"blocks_per_stage": [1, 1, 1], "widths": [4, 8, 8]},
+        "resnet_compact": {"blocks_per_stage": [1, 1, 1, 1], "widths": [4, 8, 8, 8], "dropout": 0.3}}
+
+
+def _tiny_settings(arch):
+    return load_params(REPO / "params.yaml").train_settings(arch).model_copy(update={"model": TINY[arch]})
+
+
+def _member_release(arch, small_dataset, tmp_path):
+    """A real (untrained) release directory, written by the same export as a trained one."""
+    import keras
+
+    from fer_platform.models import build_model
+    from fer_platform.release import export_release
+
+    settings = _tiny_settings(arch)
+    keras.utils.set_random_seed(len(arch))
+    model = build_model(arch, augment=settings.augment.model_dump(), **settings.model)
+    model.save(tmp_path / f"{arch}_best.keras")
+    state = {"epoch": 1, "best_epoch": 1, "train_seconds": 1.0,
+             "history": [{"epoch": 1, "accuracy": 0.2, "loss": 2.0, "val_accuracy": 0.2, "val_loss": 2.0}]}
+    export_release(tmp_path / f"{arch}_best.keras", arch, settings, state, small_dataset, tmp_path / arch,
+                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32})
+    return tmp_path / arch
+
+
+def test_ensemble_graph_is_the_mean_of_its_members_and_round_trips(small_dataset, tmp_path):
+    import keras
+
+    from fer_platform.models import build_model, load_model
+    from fer_platform.models.ensemble import average_probabilities
+
+    members = [build_model(a, augment={"flip": True}, **TINY[a]) for a in TINY]
+    ensemble = average_probabilities(members)
+    faces = small_dataset.images[:8, ..., None]
+    expected = np.mean([m.predict(faces, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(faces, verbose=0), expected, atol=1e-6)
+    ensemble.save(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(load_model(tmp_path / "ensemble.keras").predict(faces, verbose=0), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="at least two"):
+        average_probabilities(members[:1])
+    with pytest.raises(ValueError, match="distinct model names"):
+        average_probabilities([members[0], members[0]])
+    wrong = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(7)], name="x")
+    with pytest.raises(ValueError, match="image contract"):
+        average_probabilities([members[0], wrong])
+
+
+def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset, tmp_path, capsys):
+    from fer_platform.evaluation.evaluate import predict_probabilities
+    from fer_platform.models import load_model
+    from fer_platform.release import ensemble_release, main
+
+    dirs = [_member_release(arch, small_dataset, tmp_path) for arch in TINY]
+    card = ensemble_release(dirs, small_dataset, tmp_path / "ens", {"git.commit": "def5678"})
+    assert card["arch"] == "resnet32+resnet_compact" and [m["arch"] for m in card["members"]] == list(TINY)
+    assert card["epochs_completed"] == [1, 1] and card["privatetest"]["n"] == 42
+    saved = json.loads((tmp_path / "ens/model_card.json").read_text())
+    assert saved["size_bytes"] == (tmp_path / "ens/model.keras").stat().st_size
+    assert "`resnet32`: 1/" in (tmp_path / "ens/MODEL_CARD.md").read_text()
+    test = small_dataset.split("PrivateTest")
+    predicted = predict_probabilities(load_model(tmp_path / "ens/model.keras"), test.images).argmax(axis=1)
+    assert round(float(np.mean(predicted == test.labels)), 4) == saved["privatetest"]["accuracy"]
+
+    other = json.loads((dirs[1] / "model_card.json").read_text())
+    other["data"]["content_sha256"] = "0" * 64
+    (dirs[1] / "model_card.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="other data"):
+        ensemble_release(dirs, small_dataset, tmp_path / "ens2", {})
+    with pytest.raises(ValueError, match="ensemble already"):
+        ensemble_release([tmp_path / "ens", dirs[0]], small_dataset, tmp_path / "ens3", {})
+    assert main(["ensemble", "--member", str(tmp_path / "nope"), "--member", str(dirs[0]),
+                 "--out", str(tmp_path / "ens4"), "--dataset", str(tmp_path / "no-dataset.npz")]) == 1
+    assert "nope/model_card.json: not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # writing over a member would lose it
+        main(["ensemble", "--member", str(dirs[0]), "--member", str(dirs[1]), "--out", str(dirs[0])])
+    assert (dirs[0] / "model_card.json").exists() and not (tmp_path / "ens4").exists()
