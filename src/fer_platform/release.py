@@ -48,12 +48,13 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
     from fer_platform.models.ensemble import average_probabilities
 
     cards = [_read_card(d) for d in member_dirs]
+    data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
     for member_dir, card in zip(member_dirs, cards):
         if "members" in card:
             raise ValueError(f"{member_dir}: is an ensemble already; list its members instead")
-        if card["data"]["content_sha256"] != dataset.content_hash():
+        if card["data"]["content_sha256"] != data_hash:
             raise ValueError(f"{member_dir}: trained and evaluated on other data "
-                             f"({card['data']['content_sha256'][:12]} != {dataset.content_hash()[:12]})")
+                             f"({card['data']['content_sha256'][:12]} != {data_hash[:12]})")
     model = average_probabilities([load_model(d / "model.keras") for d in member_dirs],
                                   name="ensemble_" + "_".join(c["arch"] for c in cards))
     settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
