@@ -41,9 +41,20 @@ def test_unknown_key_is_rejected_with_its_name(tmp_path):
 
 
 def test_wrong_type_is_not_coerced(tmp_path):
-    path = _write(tmp_path, lambda r: r["train"]["common"].update(epochs="3"))
-    with pytest.raises(ConfigError, match="epochs"):
+    path = _write(tmp_path, lambda r: r["train"]["archs"]["vgg19"].update(epochs="3"))
+    with pytest.raises(ConfigError, match=r"(?s)'vgg19'.*epochs"):
         load_params(path)
+
+
+def test_train_common_is_checked_even_where_every_arch_overrides_the_key(tmp_path):
+    def shadowed_bad_epochs(raw):
+        raw["train"]["common"]["epochs"] = "3"
+        for spec in raw["train"]["archs"].values():
+            spec["epochs"] = 5
+    with pytest.raises(ConfigError, match=r"(?s)train\.common.*epochs"):
+        load_params(_write(tmp_path, shadowed_bad_epochs))
+    with pytest.raises(ConfigError, match=r"(?s)train\.common.*epocs"):
+        load_params(_write(tmp_path, lambda r: r["train"]["common"].update(epocs=3)))
 
 
 def test_missing_and_malformed_params_files(tmp_path):

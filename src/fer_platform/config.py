@@ -131,6 +131,19 @@ class Params(Settings):
     def architectures(self) -> list[str]:
         return list(self.train.get("archs", {}))
 
+    def validate_common(self) -> None:
+        """`train.common` is checked on its own: a value every arch overrides is never merged into one, but a
+        wrong one is still a mistake in the file (and becomes live for the next arch that omits the key)."""
+        common = self.train.get("common") or {}
+        if not isinstance(common, dict):
+            raise ConfigError(f"train.common must be a mapping, got {type(common).__name__}")
+        # Placeholders only for required fields common leaves to the archs; every key it does set is checked.
+        placeholders = {"architecture": "common", "epochs": 10**6, "batch_size": 1, "learning_rate": 1.0}
+        try:
+            TrainSettings.model_validate({**placeholders, **common})
+        except ValidationError as err:
+            raise ConfigError(f"invalid train.common:\n{err}") from None
+
     def train_settings(self, arch: str) -> TrainSettings:
         archs = self.train.get("archs", {})
         if arch not in archs:
@@ -214,6 +227,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         params = Params.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(f"{path}: {err}") from None
+    params.validate_common()
     for arch in params.architectures():  # fail at entry, not half-way through a pipeline
         params.train_settings(arch)
     return params
