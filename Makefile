@@ -12,7 +12,7 @@ export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test test-fast bootstrap package serve clean
+.PHONY: setup data run full test test-fast lint bootstrap package serve clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -38,11 +38,14 @@ package: setup
 serve: setup
 	bentoml serve
 
-test: data  ## the whole suite, as CI runs it
+test: data lint  ## the whole suite, as CI runs it
 	pytest -v --durations=15
 
-test-fast: setup
+test-fast: setup lint
 	pytest -q -m "not slow"
+
+lint: setup  ## the layer contract in pyproject.toml: imports run downward only
+	PYTHONPATH=. lint-imports
 
 clean:
 	rm -rf artifacts reports mlflow.db mlartifacts

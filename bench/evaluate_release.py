@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_FER, REPO, write_result
 
 from fer_platform.data.readers import read_fer2013
-from fer_platform.evaluation.evaluate import predict_probabilities
+from fer_platform.models.inference import predict_probabilities
 from fer_platform.evaluation.metrics import classification_report
 from fer_platform.labels import REPORT, SELECTION
 

@@ -6,7 +6,7 @@ from prefect import flow
 
 from fer_platform.cli import run_stage
 from fer_platform.config import load_params
-from fer_platform.release import bootstrap_champion
+from fer_platform.release.bootstrap import bootstrap_champion
 
 
 @flow(name="bootstrap", log_prints=True)

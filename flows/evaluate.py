@@ -10,18 +10,13 @@ from fer_platform import paths
 from fer_platform.cli import arch_option, run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
-from fer_platform.evaluation.evaluate import (
-    evaluate_model,
-    log_evaluation_to_mlflow,
-    metrics_summary,
-    write_evaluation,
-)
+from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary, write_evaluation
+from fer_platform.models import load_model
+from fer_platform.tracking.training_runs import log_evaluation
 
 
 @task(name="evaluate-architecture")
 def evaluate_task(arch: str, params: str) -> dict:
-    from fer_platform.models import load_model
-
     settings = load_params(params).train_settings(arch)
     model_dir = paths.model_dir(arch)
     if not (model_dir / "model.keras").exists():
@@ -33,7 +28,7 @@ def evaluate_task(arch: str, params: str) -> dict:
     summary = metrics_summary(arch, reports)
     run = json.loads((model_dir / "run.json").read_text())
     if run.get("run_id"):
-        log_evaluation_to_mlflow(run["run_id"], summary, files)
+        log_evaluation(run["run_id"], summary, files)
     return summary
 
 

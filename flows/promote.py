@@ -10,10 +10,10 @@ from fer_platform import paths
 from fer_platform.cli import run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
+from fer_platform.data.splits import recipe_splits
 from fer_platform.io import write_json
 from fer_platform.labels import SELECTION
-from fer_platform.registry import Candidate, best_candidate, promote
-from fer_platform.training.data import recipe_splits
+from fer_platform.tracking.promotion import Candidate, best_candidate, promote
 
 
 def load_candidates(archs: list[str]) -> list[Candidate]:

@@ -28,7 +28,7 @@ def train_task(arch: str, params: str) -> dict:
     settings = load_params(params).train_settings(arch)
     result = train_architecture(arch, settings, load_dataset(paths.DATASET), paths.checkpoint_dir(arch),
                                 paths.model_dir(arch))
-    return {"arch": arch, "best_epoch": result.best_epoch, "publictest_accuracy": result.best_selection_accuracy,
+    return {"arch": arch, "best_epoch": result.best_epoch, "best_publictest_accuracy": result.best_publictest_accuracy,
             "run_id": result.run_id}
 
 
@@ -45,7 +45,7 @@ def train_flow(params: str = "params.yaml", arch: list[str] | None = None) -> li
         futures = [runner.submit(runner_task, {"arch": name, "params": params}) for name in archs]
         results = [f.result() for f in futures]
     for r in results:
-        print(f"{r['arch']}: best epoch {r['best_epoch']}, PublicTest accuracy {r['publictest_accuracy']:.4f}")
+        print(f"{r['arch']}: best epoch {r['best_epoch']}, PublicTest accuracy {r['best_publictest_accuracy']:.4f}")
     return results
 
 

@@ -12,14 +12,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fer_platform.config import ConfigError, load_params
+from fer_platform.data.dataset import DataError
 
 # Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from fer_platform.data.dataset import DataError
-
     return (ConfigError, DataError, FileNotFoundError, StageFailed)
 
 
@@ -57,6 +56,7 @@ _EPHEMERAL_STARTUP_ENV, _EPHEMERAL_STARTUP_S = "PREFECT_SERVER_EPHEMERAL_STARTUP
 def _patient_ephemeral_prefect_server() -> contextlib.AbstractContextManager[Any]:
     if _EPHEMERAL_STARTUP_ENV in os.environ:
         return contextlib.nullcontext()
+    # Here, not at the top: Prefect takes seconds to import, and `fer-platform profile` never runs a flow.
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
     return temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: _EPHEMERAL_STARTUP_S})

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
 from fer_platform.labels import SPLITS
 
 
@@ -83,7 +84,7 @@ class TrainSettings(Settings):
 
 
 class PromoteSettings(Settings):
-    registered_model: str = "fer-classifier"
+    registered_model: str = MODEL_NAME
     # A candidate takes `champion` only if its PublicTest accuracy beats the champion's by this much.
     min_improvement: float = Field(default=0.002, ge=0)
 
@@ -94,9 +95,9 @@ class ServeSettings(Settings):
     max_image_side: int = Field(default=4096, ge=48)
     max_batch_size: int = Field(default=128, ge=1)
     max_latency_ms: int = Field(default=1000, ge=1)
-    haar_scale_factor: float = Field(default=1.1, gt=1)
-    haar_min_neighbors: int = Field(default=5, ge=0)
-    haar_min_face: int = Field(default=30, ge=8)
+    haar_scale_factor: float = Field(default=HAAR_SCALE_FACTOR, gt=1)
+    haar_min_neighbors: int = Field(default=HAAR_MIN_NEIGHBORS, ge=0)
+    haar_min_face: int = Field(default=HAAR_MIN_FACE, ge=8)
 
 
 class PipelineSettings(Settings):

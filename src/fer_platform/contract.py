@@ -1,6 +1,8 @@
-"""The image contract shared by data, models, service and edge client: 48x48 single-channel uint8 faces.
+"""Constants shared across layers: the image contract, the model's name, and how faces are found.
 
-Models take raw uint8 pixels (normalisation lives inside the model graph), so this is the whole contract.
+Models take raw uint8 pixels (normalisation lives inside the model graph), so the image contract is just the
+shape and dtype of a face. The service's /detect and `fer-edge` crop faces the same way, so they share the
+Haar defaults below (params.yaml `serve.haar_*` and `fer-edge --min-face` start from them).
 """
 
 from __future__ import annotations
@@ -10,3 +12,12 @@ IMAGE_SHAPE: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)
 MODEL_INPUT_SHAPE: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 NUM_PIXELS: int = IMAGE_SIZE * IMAGE_SIZE
 PIXEL_DTYPE: str = "uint8"
+
+# The MLflow registered model and the BentoML model-store entry the service loads (bentofile.yaml repeats
+# it because YAML cannot import; tests/test_contract.py checks that they agree).
+MODEL_NAME: str = "fer-classifier"
+
+# Haar cascade defaults (haarcascade_frontalface_default, shipped with opencv-python).
+HAAR_SCALE_FACTOR: float = 1.1
+HAAR_MIN_NEIGHBORS: int = 5
+HAAR_MIN_FACE: int = 30  # pixels: the smallest face side searched for

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_platform.contract import IMAGE_SHAPE
+from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, IMAGE_SHAPE
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_face: int = 30
+    scale_factor: float = HAAR_SCALE_FACTOR
+    min_neighbors: int = HAAR_MIN_NEIGHBORS
+    min_face: int = HAAR_MIN_FACE
 
 
 class FaceDetector:

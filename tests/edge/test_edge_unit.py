@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from fer_platform.edge.cli import EXIT_OUTPUT, EXIT_SOURCE, main
-from fer_platform.edge.tracking import FaceTracker, iou
+from fer_platform.edge.face_tracks import FaceTracker, iou
 
 
 def one_hot(code: int) -> np.ndarray:

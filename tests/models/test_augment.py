@@ -8,6 +8,8 @@ keras = pytest.importorskip("keras")
 from fer_platform.models import build_model, load_model  # noqa: E402
 from fer_platform.models.augment import FaceAugment  # noqa: E402
 
+RESNET32 = {"blocks_per_stage": [5, 5, 5], "widths": [16, 32, 64]}  # the paper's, as in params.yaml
+
 
 @pytest.fixture(scope="module")
 def faces(small_dataset):
@@ -38,7 +40,8 @@ def test_identity_at_inference(faces):
 
 
 def test_model_with_augment_saves_and_loads_with_same_config(tmp_path):
-    model = build_model("resnet32", augment={"flip": True, "translation": 0.1, "rotation": 0.05, "zoom": 0.1})
+    model = build_model("resnet32", augment={"flip": True, "translation": 0.1, "rotation": 0.05, "zoom": 0.1},
+                        **RESNET32)
     model.save(tmp_path / "m.keras")
     reloaded = load_model(tmp_path / "m.keras")
     layer = reloaded.get_layer("augment")
@@ -47,5 +50,5 @@ def test_model_with_augment_saves_and_loads_with_same_config(tmp_path):
 
 
 def test_no_augmentation_requested_means_no_layer():
-    model = build_model("resnet32", augment={"flip": False})
+    model = build_model("resnet32", augment={"flip": False}, **RESNET32)
     assert all(not isinstance(layer, FaceAugment) for layer in model.layers)

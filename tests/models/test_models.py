@@ -1,10 +1,13 @@
-"""Every registered architecture: builds, trains a step, outputs (N, 7) probabilities, round-trips on disk."""
+"""Every registered architecture, with its params.yaml arguments: builds, trains a step, outputs (N, 7)
+probabilities, round-trips on disk."""
 
 import numpy as np
 import pytest
 
+from fer_platform.config import load_params
 from fer_platform.models import build_model, known_architectures
-from fer_platform.training.fit import as_model_input
+from fer_platform.training.recipe import as_model_input
+from tests.conftest import REPO
 
 AUGMENT = {"flip": True, "translation": 0.1, "rotation": 0.05, "zoom": 0.1}
 
@@ -29,7 +32,7 @@ def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     import keras
 
     x, y = faces
-    model = build_model(name, augment=AUGMENT)
+    model = build_model(name, augment=AUGMENT, **load_params(REPO / "params.yaml").train_settings(name).model)
     assert model.input.dtype == "uint8" and tuple(model.input.shape) == (None, 48, 48, 1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     loss = model.train_on_batch(x, y)

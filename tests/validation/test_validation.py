@@ -7,7 +7,7 @@ from fer_platform.config import ValidateSettings
 from fer_platform.data.dataset import FerDataset
 from fer_platform.labels import SPLIT_TO_CODE
 from fer_platform.validation import suite
-from fer_platform.validation.checks import train_test_duplicate_mask
+from fer_platform.data.splits import train_test_duplicate_mask
 from fer_platform.validation.report import validate_dataset
 from tests.conftest import SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_platform.edge.tracking import iou
+from fer_platform.edge.face_tracks import iou
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
 

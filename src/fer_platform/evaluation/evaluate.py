@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
+from fer_platform.data.splits import recipe_splits
 from fer_platform.evaluation.metrics import classification_report
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import write_json, write_with
 from fer_platform.labels import EMOTIONS, REPORT, SELECTION
-from fer_platform.training.data import recipe_splits
-
-
-def predict_probabilities(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.asarray(model.predict(images[..., None], batch_size=batch_size, verbose=0))
+from fer_platform.models.inference import predict_probabilities
 
 
 def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[str, dict]:
@@ -85,20 +81,3 @@ def _write_history(path: Path, history: list[dict]) -> None:
         writer.writerow(keys)
         for h in history:
             writer.writerow([h.get(k, "") for k in keys])
-
-
-def log_evaluation_to_mlflow(run_id: str, summary: dict, files: dict[str, Path]) -> None:
-    from fer_platform import tracking
-
-    mlflow = tracking.configure()
-    with mlflow.start_run(run_id=run_id):
-        flat = {}
-        for split in ("publictest", "privatetest"):
-            flat[f"{split}_final_accuracy"] = summary[split]["accuracy"]
-            flat[f"{split}_macro_f1"] = summary[split]["macro_f1"]
-            for e, r in summary[split]["recall"].items():
-                flat[f"{split}_recall_{e}"] = r
-        mlflow.log_metrics(flat)
-        for path in files.values():
-            if os.path.exists(path):
-                mlflow.log_artifact(str(path), artifact_path="evaluation")

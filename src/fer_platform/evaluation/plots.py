@@ -11,6 +11,8 @@ from fer_platform.labels import EMOTIONS
 
 
 def _pyplot():
+    # Here, not at the top: the headless backend must be chosen before pyplot is imported, and importing
+    # matplotlib costs the stages that draw nothing (and the GPU host) a second.
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,7 +8,7 @@ from keras import layers
 from fer_platform.models.blocks import classifier, face_input, preprocess
 
 
-def build_cnn(augment: dict, dropout: float = 0.3, dense_units: int = 1024) -> keras.Model:
+def build_cnn(augment: dict, *, dropout: float, dense_units: int) -> keras.Model:
     """Conv64 5x5 x2, BN, pool; Conv128 3x3 x2, BN, pool; Conv256 3x3 x2, BN, pool;
     (Dense + BN + ReLU + Dropout) x2; softmax 7."""
     inputs = face_input()

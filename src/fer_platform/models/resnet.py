@@ -54,19 +54,13 @@ def build_resnet(
     return keras.Model(inputs, classifier(x), name=name)
 
 
-def build_resnet32(
-    augment: dict, blocks_per_stage: list[int] = (5, 5, 5), widths: list[int] = (16, 32, 64), l2: float = 0.0
-) -> keras.Model:
+def build_resnet32(augment: dict, *, blocks_per_stage: list[int], widths: list[int], l2: float = 0.0) -> keras.Model:
     """The paper's ResNet-32: 6n+2 layers with n=5 at widths 16/32/64 (tflearn residual_block)."""
     return build_resnet(augment, list(blocks_per_stage), list(widths), l2=l2, name="resnet32")
 
 
 def build_resnet_compact(
-    augment: dict,
-    blocks_per_stage: list[int] = (2, 2, 2, 2),
-    widths: list[int] = (32, 64, 128, 256),
-    dropout: float = 0.3,
-    l2: float = 0.0,
+    augment: dict, *, blocks_per_stage: list[int], widths: list[int], dropout: float, l2: float = 0.0
 ) -> keras.Model:
     """Our CPU-efficient preset: a 4-stage pre-activation ResNet-18-style net sized for 48x48 faces."""
     return build_resnet(augment, list(blocks_per_stage), list(widths), dropout=dropout, l2=l2,

@@ -10,9 +10,7 @@ from fer_platform.models.blocks import classifier, face_input, preprocess
 VGG19_GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-def build_vgg19(
-    augment: dict, dropout: float = 0.5, dense_units: int = 1024, batch_norm: bool = False
-) -> keras.Model:
+def build_vgg19(augment: dict, *, dropout: float, dense_units: int, batch_norm: bool) -> keras.Model:
     """3x3 convs 64,64 | 128,128 | 256x3 | 512x3 | 512x3, 2x2 max-pool after each group;
     (Dense + Dropout) x2; softmax 7. `batch_norm` adds BN after every conv (our improved variant)."""
     inputs = face_input()

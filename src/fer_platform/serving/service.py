@@ -16,13 +16,17 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import bentoml
 import numpy as np
 from bentoml.exceptions import BentoMLException
 
 from fer_platform.config import load_params
+from fer_platform.contract import MODEL_INPUT_SHAPE, MODEL_NAME
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import EMOTIONS
-from fer_platform.serving import BENTO_MODEL_NAME
+from fer_platform.models import load_model
+from fer_platform.serving.requests import RequestError, decode_faces, decode_image
 
 SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve  # decorators need the limits
 
@@ -39,15 +43,13 @@ def _client_error(err) -> ClientError:
 class FerModel:
     """Runs the Keras model; concurrent requests are merged into one batch (adaptive batching)."""
 
-    bento_model = bentoml.models.BentoModel(f"{BENTO_MODEL_NAME}:latest")
+    bento_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from fer_platform.models import load_model
-
         self.model = load_model(self.bento_model.path_of("model.keras"), compile=False)
         # Trace the graph now, so the first request does not pay for it (and trip the latency budget).
-        self.model.predict(np.zeros((1, 48, 48, 1), np.uint8), verbose=0)
+        self.model.predict(np.zeros((1, *MODEL_INPUT_SHAPE), np.uint8), verbose=0)
 
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SERVE.max_batch_size,
                  max_latency_ms=SERVE.max_latency_ms)
@@ -59,11 +61,9 @@ class FerModel:
 @bentoml.service(name="fer_service", http={"host": "127.0.0.1", "port": 3000}, traffic={"timeout": 60})
 class FerService:
     classifier = bentoml.depends(FerModel)
-    bento_model = bentoml.models.BentoModel(f"{BENTO_MODEL_NAME}:latest")
+    bento_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        from fer_platform.faces import DetectorSettings, FaceDetector
-
         self.detector = FaceDetector(DetectorSettings(SERVE.haar_scale_factor, SERVE.haar_min_neighbors,
                                                       SERVE.haar_min_face))
 
@@ -71,8 +71,6 @@ class FerService:
     async def predict(self, faces: list | None = None, faces_b64: str | None = None) -> dict[str, Any]:
         """Classify face crops: `faces` as nested lists (N, 48, 48) of 0..255, or `faces_b64` as base64 of
         N*2304 raw uint8 bytes (row-major). At most serve.max_faces_per_request faces."""
-        from fer_platform.serving.requests import RequestError, decode_faces
-
         try:
             batch = decode_faces(faces, faces_b64, SERVE.max_faces_per_request)
         except RequestError as err:
@@ -83,9 +81,6 @@ class FerService:
     @bentoml.api
     async def detect(self, image: Path) -> dict[str, Any]:
         """Upload a photo (multipart field `image`, JPEG or PNG): every Haar-detected face, classified."""
-        from fer_platform.faces import crop_faces, to_gray
-        from fer_platform.serving.requests import RequestError, decode_image
-
         try:
             size = image.stat().st_size
             if size > SERVE.max_request_bytes:
@@ -105,8 +100,6 @@ class FerService:
                 "faces": results}
 
     async def _classify(self, faces: np.ndarray) -> np.ndarray:
-        import aiohttp
-
         try:
             return np.asarray(await self.classifier.to_async.classify(faces))
         except aiohttp.ServerDisconnectedError:

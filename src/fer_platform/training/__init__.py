@@ -1,1 +1,1 @@
-"""Training: data selection for a recipe, the resumable fit loop, MLflow logging."""
+"""Training: the recipe's pieces (optimizer, inputs, class weights), resumable checkpoints, the fit loop."""

@@ -7,7 +7,7 @@ from itertools import combinations
 import numpy as np
 
 from fer_platform.data.dataset import FerDataset
-from fer_platform.labels import EMOTIONS, SPLIT_TO_CODE, SPLITS, TRAIN
+from fer_platform.labels import EMOTIONS, SPLITS
 
 
 def duplicate_groups(digests: np.ndarray) -> list[np.ndarray]:
@@ -48,14 +48,6 @@ def duplicate_report(dataset: FerDataset, digests: np.ndarray, max_examples: int
                     {sid: EMOTIONS[lab] for sid, lab in zip(ids, labels.tolist(), strict=True)}
                 )
     return {"within_split": within, "across_splits": across, "conflicting_labels": conflicting}
-
-
-def train_test_duplicate_mask(dataset: FerDataset, digests: np.ndarray | None = None) -> np.ndarray:
-    """True for Training images whose pixels equal a PublicTest/PrivateTest image (a train/test leak)."""
-    digests = dataset.image_digests() if digests is None else digests
-    is_train = dataset.splits == SPLIT_TO_CODE[TRAIN]
-    test_digests = set(digests[~is_train].tolist())
-    return is_train & np.isin(digests, list(test_digests))
 
 
 def pixel_std(dataset: FerDataset) -> np.ndarray:

@@ -31,7 +31,7 @@ def hosted(small_fer, tmp_path_factory):
         "train.common.epochs": 2, "train.common.warmup_epochs": 0, "train.common.batch_size": 16})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     pack_image_folders(small_fer, root / "pack.npz")
-    proc = _run(["fer_platform.training.hosted", "train", "--images-pack", "pack.npz", "--out", "out",
+    proc = _run(["fer_platform.hosted", "train", "--images-pack", "pack.npz", "--out", "out",
                  "--work", "work", "--arch", "resnet32", "--return-weights", "resnet32", "--deadline-s", "600"],
                 root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -48,7 +48,7 @@ def test_host_returns_results_and_weights(hosted):
 def test_import_installs_a_finished_checkpoint_that_the_train_stage_logs(hosted, small_fer, tmp_path):
     ingest(small_fer, tmp_path / "artifacts/dataset/fer2013.npz", tmp_path / "artifacts/dataset/manifest.json")
     (tmp_path / "params.yaml").write_text((hosted / "params.yaml").read_text())
-    proc = _run(["fer_platform.training.hosted", "import", str(hosted / "out")], tmp_path)
+    proc = _run(["fer_platform.hosted", "import", str(hosted / "out")], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     state = json.loads((tmp_path / "artifacts/checkpoints/resnet32/state.json").read_text())
     assert state["epoch"] == 2 and state["trained_on"]["keras"]
@@ -71,6 +71,6 @@ def test_import_refuses_results_trained_with_other_params(hosted, small_fer, tmp
     params = yaml.safe_load((hosted / "params.yaml").read_text())
     params["train"]["common"]["seed"] = 7
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = _run(["fer_platform.training.hosted", "import", str(hosted / "out")], tmp_path)
+    proc = _run(["fer_platform.hosted", "import", str(hosted / "out")], tmp_path)
     assert proc.returncode == 1 and "other settings than params.yaml" in proc.stderr
     assert not (tmp_path / "artifacts/checkpoints/resnet32").exists()

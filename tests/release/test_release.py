@@ -28,7 +28,7 @@ def test_release_model_honours_the_contract_and_its_card(small_dataset):
 def test_bootstrap_registers_the_release_once(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from fer_platform.release import bootstrap_champion
+    from fer_platform.release.bootstrap import bootstrap_champion
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)

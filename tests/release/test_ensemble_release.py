@@ -21,7 +21,7 @@ def _member_release(arch, small_dataset, tmp_path):
     import keras
 
     from fer_platform.models import build_model
-    from fer_platform.release import export_release
+    from fer_platform.release.export import export_release
 
     settings = _tiny_settings(arch)
     keras.utils.set_random_seed(len(arch))
@@ -34,32 +34,11 @@ def _member_release(arch, small_dataset, tmp_path):
     return tmp_path / arch
 
 
-def test_ensemble_graph_is_the_mean_of_its_members_and_round_trips(small_dataset, tmp_path):
-    import keras
-
-    from fer_platform.models import build_model, load_model
-    from fer_platform.models.ensemble import average_probabilities
-
-    members = [build_model(a, augment={"flip": True}, **TINY[a]) for a in TINY]
-    ensemble = average_probabilities(members)
-    faces = small_dataset.images[:8, ..., None]
-    expected = np.mean([m.predict(faces, verbose=0) for m in members], axis=0)
-    np.testing.assert_allclose(ensemble.predict(faces, verbose=0), expected, atol=1e-6)
-    ensemble.save(tmp_path / "ensemble.keras")
-    np.testing.assert_allclose(load_model(tmp_path / "ensemble.keras").predict(faces, verbose=0), expected, atol=1e-6)
-    with pytest.raises(ValueError, match="at least two"):
-        average_probabilities(members[:1])
-    with pytest.raises(ValueError, match="distinct model names"):
-        average_probabilities([members[0], members[0]])
-    wrong = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(7)], name="x")
-    with pytest.raises(ValueError, match="image contract"):
-        average_probabilities([members[0], wrong])
-
-
 def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset, tmp_path, capsys):
-    from fer_platform.evaluation.evaluate import predict_probabilities
+    from fer_platform.models.inference import predict_probabilities
     from fer_platform.models import load_model
-    from fer_platform.release import ensemble_release, main
+    from fer_platform.release.cli import main
+    from fer_platform.release.export import ensemble_release
 
     dirs = [_member_release(arch, small_dataset, tmp_path) for arch in TINY]
     card = ensemble_release(dirs, small_dataset, tmp_path / "ens", {"git.commit": "def5678"})

@@ -1,4 +1,8 @@
-"""Which images a recipe trains and selects on: leak removal, class-balanced caps (deterministic)."""
+"""Which images a recipe trains, selects and reports on: leak removal and class-balanced caps (deterministic).
+
+Training, evaluation and promotion all take their images from `recipe_splits`, so they can never disagree on
+which faces a number was measured on.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,15 @@ import numpy as np
 
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
-from fer_platform.labels import NUM_CLASSES, REPORT, SELECTION, TRAIN
-from fer_platform.validation.checks import train_test_duplicate_mask
+from fer_platform.labels import NUM_CLASSES, REPORT, SELECTION, SPLIT_TO_CODE, TRAIN
+
+
+def train_test_duplicate_mask(dataset: FerDataset, digests: np.ndarray | None = None) -> np.ndarray:
+    """True for Training images whose pixels equal a PublicTest/PrivateTest image (a train/test leak)."""
+    digests = dataset.image_digests() if digests is None else digests
+    is_train = dataset.splits == SPLIT_TO_CODE[TRAIN]
+    test_digests = set(digests[~is_train].tolist())
+    return is_train & np.isin(digests, list(test_digests))
 
 
 def cap_per_class(dataset: FerDataset, cap: int | None, seed: int) -> FerDataset:
@@ -32,14 +43,3 @@ def recipe_splits(dataset: FerDataset, settings: TrainSettings) -> dict[str, Fer
         SELECTION: cap_per_class(dataset.split(SELECTION), settings.max_eval_per_class, settings.seed),
         REPORT: cap_per_class(dataset.split(REPORT), settings.max_eval_per_class, settings.seed),
     }
-
-
-def class_weights(labels: np.ndarray, mode: str) -> dict[int, float] | None:
-    if mode == "none":
-        return None
-    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(float)
-    weights = len(labels) / (NUM_CLASSES * np.maximum(counts, 1))
-    if mode == "sqrt":
-        weights = np.sqrt(weights)
-    weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per image stays 1
-    return {c: float(w) for c, w in enumerate(weights)}

@@ -1,20 +1,12 @@
+"""params.yaml validation: unknown keys and wrong types are errors; overrides reach every architecture."""
+
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fer_platform import labels
-from fer_platform.cli import profile_overrides
 from fer_platform.config import ConfigError, apply_overrides, load_params
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def test_label_order_is_the_original_fer2013_coding():
-    assert labels.EMOTIONS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-    assert labels.emotion_code("neutral") == 6
-    with pytest.raises(ValueError, match="known: angry"):
-        labels.emotion_code("contempt")
+from tests.conftest import REPO
 
 
 def test_committed_params_validate_and_cover_every_architecture():
@@ -64,13 +56,6 @@ def test_missing_and_malformed_params_files(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(bad)
-
-
-def test_quick_profile_becomes_dvc_set_overrides():
-    overrides = profile_overrides("quick", str(REPO / "params.yaml"))
-    assert "train.common.epochs=3" in overrides
-    with pytest.raises(ConfigError, match="defines: quick"):
-        profile_overrides("nope", str(REPO / "params.yaml"))
 
 
 def test_quick_profile_shortens_every_arch_even_those_with_their_own_epochs(tmp_path):

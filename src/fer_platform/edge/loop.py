@@ -1,0 +1,186 @@
+"""The fer-edge loop as named steps: capture a frame, detect faces, submit their crops, finish the frame
+(track, record, draw) once its request is done. Frames finish in capture order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fer_platform.edge.client import PredictClient
+from fer_platform.edge.face_tracks import Box, FaceTracker, Track
+from fer_platform.edge.overlay import draw
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
+from fer_platform.labels import EMOTIONS
+
+WINDOW_TITLE = "fer-edge (q quits)"
+
+
+@dataclass
+class PendingFrame:
+    """A captured frame waiting for its classification (`request` is None when no face was found)."""
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+    boxes: list[Box]
+    request: Future | None
+
+    def ready(self) -> bool:
+        return self.request is None or self.request.done()
+
+
+def open_source(camera: int | None, video: str | None) -> tuple[cv2.VideoCapture | None, str]:
+    """(capture, "") or (None, why it cannot be opened)."""
+    if video is not None and not _readable(video):
+        return None, f"cannot open video {video!r}: no such readable file"
+    capture = cv2.VideoCapture(camera if video is None else video)
+    if not capture.isOpened():
+        return None, f"cannot open {f'camera {camera}' if video is None else f'video {video!r}'}"
+    return capture, ""
+
+
+class EdgeLoop:
+    def __init__(self, args: argparse.Namespace, capture: cv2.VideoCapture, jsonl):
+        self.args, self.capture, self.jsonl = args, capture, jsonl
+        self.from_file = args.video is not None
+        self.fps_in = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        self.detector = FaceDetector(DetectorSettings(min_face=args.min_face))
+        self.client = PredictClient(args.url, timeout=args.timeout, max_in_flight=args.max_in_flight)
+        self.tracker = FaceTracker(window=args.window)
+        self.writer: cv2.VideoWriter | None = None
+        self.output_failed = False
+        self.frames = 0
+        self._frame_times: deque[float] = deque(maxlen=30)
+        self._started = time.monotonic()
+
+    def run(self) -> bool:
+        """Process frames until the source ends, --max-frames, q or Ctrl-C; False if an output failed."""
+        pending: deque[PendingFrame] = deque()
+        quit_requested = False
+        try:
+            while not quit_requested and (self.args.max_frames is None or self.frames < self.args.max_frames):
+                image = self.capture_frame()
+                if image is None:
+                    break
+                pending.append(self.submit(image))
+                # Capture runs ahead of the network; results are finished in frame order as they arrive.
+                while pending and (pending[0].ready() or len(pending) > self.args.max_in_flight):
+                    if self.finish(pending.popleft()):
+                        quit_requested = True
+                        break
+            while pending and not quit_requested:
+                quit_requested = self.finish(pending.popleft())
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+        return not self.output_failed
+
+    def capture_frame(self) -> np.ndarray | None:
+        """The next frame (paced to the file's frame rate with --realtime), or None at the end."""
+        if self.args.realtime and self.from_file:
+            time.sleep(max(0.0, self._started + self.frames / self.fps_in - time.monotonic()))
+        ok, image = self.capture.read()
+        return image if ok else None
+
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, list[Box]]:
+        gray = to_gray(image)
+        return gray, self.detector.detect(gray)
+
+    def submit(self, image: np.ndarray) -> PendingFrame:
+        """Detect faces and send their crops without waiting for the answer."""
+        ts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.from_file else time.time()
+        gray, boxes = self.detect(image)
+        request = self.client.submit(crop_faces(gray, boxes)) if boxes else None
+        frame = PendingFrame(self.frames, ts, image, boxes, request)
+        self.frames += 1
+        return frame
+
+    def finish(self, frame: PendingFrame) -> bool:
+        """Track, record and draw one frame whose request has completed; True when the user quit."""
+        probs = self._probabilities(frame)
+        classified = probs is not None or not frame.boxes
+        tracks = self.tracker.update(frame.boxes, probs)
+        self._frame_times.append(time.monotonic())
+        if self.jsonl is not None:
+            self.jsonl.write(json.dumps(frame_record(frame, tracks, probs, classified)) + "\n")
+            self.jsonl.flush()
+        if self.args.output or not self.args.no_display:
+            return self.show(draw(frame.image, frame.boxes, tracks, probs, self.fps(), classified))
+        return False
+
+    def show(self, annotated: np.ndarray) -> bool:
+        """Write the annotated frame to --output and the window; True to stop (q, or the output failed)."""
+        if self.args.output:
+            if self.writer is None:
+                self.writer = cv2.VideoWriter(self.args.output, cv2.VideoWriter_fourcc(*"mp4v"), self.fps_in,
+                                              (annotated.shape[1], annotated.shape[0]))
+                if not self.writer.isOpened():
+                    print(f"fer-edge: cannot write --output {self.args.output}", file=sys.stderr)
+                    self.output_failed = True
+                    return True
+            self.writer.write(annotated)
+        if not self.args.no_display:
+            cv2.imshow(WINDOW_TITLE, annotated)
+            return cv2.waitKey(1) & 0xFF == ord("q")
+        return False
+
+    def fps(self) -> float:
+        times = self._frame_times
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+    def close(self) -> None:
+        self.capture.release()
+        self.client.close()
+        if self.writer is not None:
+            self.writer.release()
+        if self.jsonl is not None and self.jsonl is not sys.stdout:
+            self.jsonl.close()
+        if not self.args.no_display:
+            cv2.destroyAllWindows()
+
+    @staticmethod
+    def _probabilities(frame: PendingFrame) -> np.ndarray | None:
+        if frame.request is None:
+            return None
+        try:
+            return frame.request.result()
+        except Exception:  # noqa: BLE001 - any failure leaves the frame unclassified
+            return None
+
+
+def frame_record(frame: PendingFrame, tracks: list[Track], probs: np.ndarray | None, classified: bool) -> dict:
+    """One JSONL line: the frame, and per face its track, raw and smoothed labels and probabilities."""
+    faces = []
+    for bi, (box, track) in enumerate(zip(frame.boxes, tracks, strict=True)):
+        smooth = track.smoothed()
+        face = {"track_id": track.track_id, "box": list(box),
+                "label": None, "confidence": None, "probabilities": None,
+                "smoothed_label": None if smooth is None else EMOTIONS[int(smooth.argmax())],
+                "smoothed_probabilities": None if smooth is None else _rounded(smooth)}
+        if probs is not None:
+            face.update(label=EMOTIONS[int(probs[bi].argmax())], confidence=round(float(probs[bi].max()), 5),
+                        probabilities=_rounded(probs[bi]))
+        faces.append(face)
+    return {"frame": frame.index, "timestamp": round(frame.timestamp, 3), "classified": bool(classified),
+            "faces": faces}
+
+
+def _rounded(probabilities: np.ndarray) -> dict[str, float]:
+    return {e: round(float(p), 5) for e, p in zip(EMOTIONS, probabilities, strict=True)}
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False

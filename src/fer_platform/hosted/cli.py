@@ -1,0 +1,57 @@
+"""The command line of the GPU-host workflow: `train` (there), `import` (here), `one` (internal)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fer_platform import hosted, paths
+from fer_platform.config import ConfigError, load_params
+from fer_platform.data.dataset import DataError
+from fer_platform.hosted.host import train_many, train_one
+from fer_platform.hosted.importer import ResultsMismatch, import_results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_platform.hosted", description=hosted.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="(on the host) train architectures in parallel processes")
+    train.add_argument("--images-pack", type=Path, required=True)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--work", type=Path, default=Path("/tmp/fer-hosted"))
+    train.add_argument("--arch", action="append", required=True)
+    train.add_argument("--return-weights", default="", help="comma-separated archs whose models come back")
+    train.add_argument("--deadline-s", type=float, default=420.0, help="no epoch ends later than this")
+    train.add_argument("--grace-s", type=float, default=75.0, help="then unfinished processes are killed")
+    train.add_argument("--params", default="params.yaml")
+    one = sub.add_parser("one", help=argparse.SUPPRESS)
+    one.add_argument("--arch", required=True)
+    one.add_argument("--params", default="params.yaml")
+    one.add_argument("--dataset", type=Path, required=True)
+    one.add_argument("--work", type=Path, required=True)
+    one.add_argument("--deadline", type=float, required=True)
+    imp = sub.add_parser("import", help="(here) install returned results for the pipeline and MLflow")
+    imp.add_argument("results", type=Path)
+    imp.add_argument("--params", default="params.yaml")
+    imp.add_argument("--dataset", type=Path, default=paths.DATASET)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            known = load_params(args.params).architectures()
+            unknown = sorted(set(args.arch) - set(known))
+            if unknown:
+                parser.error(f"unknown --arch {unknown}; params.yaml has: {', '.join(known)}")
+            return train_many(args.arch, args.params, args.images_pack, args.work, args.out, args.deadline_s,
+                              [a for a in args.return_weights.split(",") if a], args.grace_s)
+        if args.command == "one":
+            train_one(args.arch, args.params, args.dataset, args.work, args.deadline)
+            return 0
+        for item in import_results(args.results, args.params, args.dataset):
+            print(json.dumps(item))
+        return 0
+    except (ConfigError, DataError, ResultsMismatch) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1

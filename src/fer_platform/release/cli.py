@@ -1,0 +1,60 @@
+"""python -m fer_platform.release export|ensemble: write a release directory (see fer_platform.release)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fer_platform.config import load_params
+from fer_platform.data.dataset import load_dataset
+from fer_platform.lineage import lineage_tags
+from fer_platform.paths import DATASET
+from fer_platform.release import RELEASE_DIR
+from fer_platform.release.export import ensemble_release, export_release, read_card
+from fer_platform.training.checkpoints import BEST, STATE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
+    python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR"""
+    parser = argparse.ArgumentParser(prog="python -m fer_platform.release")
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help="write release/ from a training checkpoint directory")
+    export.add_argument("--arch", required=True)
+    export.add_argument("--checkpoint-dir", required=True, type=Path)
+    export.add_argument("--epochs", type=int, help="the epochs the run was planned with (if overridden)")
+    export.add_argument("--dataset", type=Path, default=DATASET)
+    export.add_argument("--params", default="params.yaml")
+    export.add_argument("--notes", default="")
+    export.add_argument("--out", type=Path, default=RELEASE_DIR,
+                        help="where to write the model and its card (default: release/, what bootstrap serves)")
+    ensemble = sub.add_parser("ensemble", help="write one release averaging the probabilities of releases")
+    ensemble.add_argument("--member", action="append", required=True, type=Path,
+                          help="a release directory (model.keras + model_card.json); repeat, at least twice")
+    ensemble.add_argument("--dataset", type=Path, default=DATASET)
+    ensemble.add_argument("--notes", default="")
+    ensemble.add_argument("--out", type=Path, required=True,
+                          help="where to write it (not one of the members: they are read, never replaced)")
+    args = parser.parse_args(argv)
+    if args.command == "ensemble":
+        if args.out.resolve() in {m.resolve() for m in args.member}:
+            parser.error(f"--out {args.out} is one of the members; write the ensemble elsewhere, then move it")
+        try:
+            for member in args.member:  # fail fast, before reading 35k images
+                read_card(member)
+            card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"release: error: {err}", file=sys.stderr)
+            return 1
+    else:
+        settings = load_params(args.params).train_settings(args.arch)
+        if args.epochs:
+            settings = settings.model_copy(update={"epochs": args.epochs})
+        state = json.loads((args.checkpoint_dir / STATE).read_text())
+        card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
+                              load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+    print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
+          f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
+    return 0

@@ -1,0 +1,127 @@
+"""Writing a release directory: from a training checkpoint (`export_release`) or from committed releases
+(`ensemble_release`); both evaluate the saved graph on the full test splits and write its card."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from fer_platform.config import TrainSettings
+from fer_platform.contract import MODEL_NAME
+from fer_platform.data.dataset import FerDataset
+from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
+from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
+from fer_platform.io import write_json
+from fer_platform.labels import REPORT, TRAIN
+from fer_platform.models import load_model
+from fer_platform.models.architectures import weights_only
+from fer_platform.models.ensemble import average_probabilities
+from fer_platform.release.card import model_card_markdown
+
+MODEL_FILE, CARD_FILE, CARD_MARKDOWN = "model.keras", "model_card.json", "MODEL_CARD.md"
+
+
+def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
+                   out_dir: Path, lineage: dict, notes: str = "") -> dict:
+    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card."""
+    clean = weights_only(load_model(model_path), settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
+    return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
+        "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
+        "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
+        "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
+        "train_seconds": round(state["train_seconds"], 1), "hardware": _hardware(state),
+    })
+
+
+def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
+                     notes: str = "") -> dict:
+    """One release whose graph averages the probabilities of committed releases (dirs written by export)."""
+    cards = [read_card(d) for d in member_dirs]
+    data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
+    for member_dir, card in zip(member_dirs, cards):
+        if "members" in card:
+            raise ValueError(f"{member_dir}: is an ensemble already; list its members instead")
+        if card["data"]["content_sha256"] != data_hash:
+            raise ValueError(f"{member_dir}: trained and evaluated on other data "
+                             f"({card['data']['content_sha256'][:12]} != {data_hash[:12]})")
+    model = average_probabilities([load_model(d / MODEL_FILE) for d in member_dirs],
+                                  name="ensemble_" + "_".join(c["arch"] for c in cards))
+    settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
+    out_dir.mkdir(parents=True, exist_ok=True)
+    members = [{key: card[key] for key in _MEMBER_KEYS} | {"source": str(d)} for d, card in zip(member_dirs, cards)]
+    best_member = max(cards, key=lambda c: c["publictest"]["accuracy"])
+    return _write_release(model, dataset, settings, out_dir, lineage, notes, {
+        "arch": "+".join(c["arch"] for c in cards), "architecture": "ensemble (mean of member probabilities)",
+        "params": {c["arch"]: c["params"] for c in cards},
+        "epochs_planned": [c["epochs_planned"] for c in cards],
+        "epochs_completed": [c["epochs_completed"] for c in cards],
+        "best_epoch": [c["best_epoch"] for c in cards],
+        "selection": (f"each member: best epoch by PublicTest accuracy; the ensemble is compared with its best "
+                      f"member `{best_member['arch']}` ({best_member['publictest']['accuracy']:.4f}) on "
+                      f"PublicTest only; PrivateTest reported once"),
+        "train_seconds": round(sum(c["train_seconds"] for c in cards), 1),
+        "hardware": " + ".join(dict.fromkeys(c["hardware"] for c in cards)),
+        "members": members,
+    })
+
+
+_MEMBER_KEYS = ("arch", "architecture", "epochs_planned", "epochs_completed", "best_epoch", "train_seconds",
+                "hardware", "code_commit", "publictest", "privatetest", "size_bytes")
+
+
+def read_card(release_dir: Path) -> dict:
+    for name in (CARD_FILE, MODEL_FILE):
+        if not (release_dir / name).is_file():
+            raise FileNotFoundError(f"{release_dir / name}: not found (a release directory written by "
+                                    f"`python -m fer_platform.release export` has model.keras and model_card.json)")
+    return json.loads((release_dir / CARD_FILE).read_text())
+
+
+def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
+                   training: dict) -> dict:
+    """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image."""
+    import keras  # start-up cost: the CLI's --help and argument errors stay instant
+
+    model.save(out_dir / MODEL_FILE)
+    full = settings.model_copy(update={"max_eval_per_class": None})
+    reports = evaluate_model(model, dataset, full)
+    summary = metrics_summary(training["arch"], reports)
+    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
+                         f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
+                         out_dir / "confusion_matrix_privatetest.png")
+    card = {
+        "registered_model": MODEL_NAME, **training,
+        "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
+                 "n_train": len(dataset.split(TRAIN))},
+        "code_commit": lineage.get("git.commit"),
+        "keras_version": keras.__version__, "backend": keras.backend.backend(),
+        "publictest": summary["publictest"], "privatetest": summary["privatetest"],
+        "confusion_matrix_privatetest": reports[REPORT]["confusion_matrix"],
+        "size_bytes": (out_dir / MODEL_FILE).stat().st_size,
+        "notes": notes,
+    }
+    write_json(out_dir / CARD_FILE, card)
+    (out_dir / CARD_MARKDOWN).write_text(model_card_markdown(card))
+    return card
+
+
+def _hardware(state: dict) -> str:
+    """Where the checkpoint was trained: recorded by a hosted run (fer_platform.hosted), else here."""
+    host = state.get("trained_on")
+    if host:
+        return f"{host.get('device', '?')} (Keras {host.get('keras', '?')}, {host.get('backend', '?')} backend)"
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores (Keras {_keras_version()}, this machine)"
+
+
+def _keras_version() -> str:
+    import keras  # start-up cost, as above
+
+    return keras.__version__
+
+

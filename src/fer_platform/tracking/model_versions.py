@@ -1,0 +1,72 @@
+"""Registered model versions: create one (with its alias and tags), find the one an alias points to, and copy
+its files out. Promotion, the release bootstrap and the package stage all go through here."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from fer_platform.tracking import store
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+DESCRIPTION = "FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
+
+
+def client() -> MlflowClient:
+    store.configure()
+    return MlflowClient()
+
+
+def aliased_version(registered_model: str, alias: str) -> ModelVersion | None:
+    """The version `alias` points to, or None when the registry has no such alias (or model)."""
+    try:
+        return client().get_model_version_by_alias(registered_model, alias)
+    except MlflowException:
+        return None
+
+
+def register_version(registered_model: str, model_uri: str, alias: str, tags: dict[str, str]) -> str:
+    """Register `model_uri` as a new version (creating the registered model if needed), point `alias` at it
+    and record `tags` on it. Used by the promotion gate and by the release bootstrap."""
+    registry = client()
+    try:
+        registry.get_registered_model(registered_model)
+    except MlflowException:
+        registry.create_registered_model(registered_model, description=DESCRIPTION)
+    version = str(mlflow.register_model(model_uri, registered_model).version)
+    registry.set_registered_model_alias(registered_model, alias, version)
+    for key, value in tags.items():
+        registry.set_model_version_tag(registered_model, version, key, value)
+    return version
+
+
+def run_metrics(run_id: str | None, prefixes: tuple[str, ...], names: tuple[str, ...]) -> dict[str, float]:
+    """A run's final metrics whose names start with `prefixes` or are in `names` (rounded); {} if unknown."""
+    if not run_id:
+        return {}
+    try:
+        metrics = client().get_run(run_id).data.metrics
+    except MlflowException:
+        return {}
+    return {k: round(v, 4) for k, v in metrics.items() if k.startswith(prefixes) or k in names}
+
+
+@contextmanager
+def downloaded_version(registered_model: str, alias: str) -> Iterator[tuple[ModelVersion, Path]]:
+    """The aliased version and a temporary local copy of its files (removed after the block)."""
+    version = aliased_version(registered_model, alias)
+    if version is None:
+        raise FileNotFoundError(
+            f"no {registered_model}@{alias} in the MLflow registry at {store.tracking_uri()} "
+            "(run the promote stage, or `make bootstrap` to register the release model)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(f"models:/{registered_model}/{version.version}", dst_path=tmp)
+        yield version, Path(local)

@@ -1,0 +1,29 @@
+"""Where runs go and which tags every run carries: the project's SQLite store by default, a server if configured."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+
+EXPERIMENT = "fer2013"
+DEFAULT_DB = Path("mlflow.db")
+DEFAULT_ARTIFACTS = Path("mlartifacts")
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set (a server or another store), else the project's SQLite file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB.resolve()}"
+
+
+def configure():
+    """Point MLflow at the store and make sure the experiment exists; returns the mlflow module."""
+    mlflow.set_tracking_uri(tracking_uri())
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        location = None
+        if tracking_uri().startswith("sqlite:"):
+            location = DEFAULT_ARTIFACTS.resolve().as_uri()
+        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
+    return mlflow

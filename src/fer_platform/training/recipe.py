@@ -1,0 +1,62 @@
+"""A recipe's training pieces: model inputs and targets, the optimizer and schedule, class weights, the
+compiled model. Keras is imported inside the functions that need it, so importing this stays instant."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_platform.config import TrainSettings
+from fer_platform.labels import NUM_CLASSES
+from fer_platform.models import build_recipe_model
+
+
+def as_model_input(images: np.ndarray) -> np.ndarray:
+    return images[..., None]
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype="float32")[labels]
+
+
+def class_weights(labels: np.ndarray, mode: str) -> dict[int, float] | None:
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(float)
+    weights = len(labels) / (NUM_CLASSES * np.maximum(counts, 1))
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per image stays 1
+    return {c: float(w) for c, w in enumerate(weights)}
+
+
+def make_optimizer(settings: TrainSettings, steps_per_epoch: int):
+    import keras  # start-up cost: only a training pays for Keras
+
+    lr = settings.learning_rate
+    if settings.schedule == "cosine":
+        warmup = settings.warmup_epochs * steps_per_epoch
+        total = settings.epochs * steps_per_epoch
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10 if warmup else lr,
+            decay_steps=max(total - warmup, 1),
+            alpha=0.01,
+            warmup_target=lr if warmup else None,
+            warmup_steps=warmup,
+        )
+    if settings.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=settings.weight_decay)
+    if settings.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=settings.momentum, nesterov=True)
+
+
+def build_compiled(settings: TrainSettings, steps_per_epoch: int):
+    import keras  # start-up cost, as above
+
+    model = build_recipe_model(settings)
+    model.compile(
+        optimizer=make_optimizer(settings, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model

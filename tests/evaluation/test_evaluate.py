@@ -1,0 +1,51 @@
+"""Metrics in plain numpy, and what the evaluate stage writes for DVC (metrics JSON, plots, CSVs)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from fer_platform.evaluation.evaluate import metrics_summary, write_evaluation
+from fer_platform.evaluation.metrics import classification_report, confusion_matrix
+from fer_platform.labels import EMOTIONS, REPORT, SELECTION
+
+
+def test_confusion_matrix_and_report_on_a_hand_checked_case():
+    y_true = np.array([0, 0, 3, 3, 3, 6])
+    y_pred = np.array([0, 3, 3, 3, 6, 6])
+    cm = confusion_matrix(y_true, y_pred)
+    assert cm[0, 0] == 1 and cm[0, 3] == 1 and cm[3, 3] == 2 and cm[3, 6] == 1 and cm[6, 6] == 1 and cm.sum() == 6
+    report = classification_report(y_true, y_pred)
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["per_class"]["angry"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert report["per_class"]["happy"]["precision"] == pytest.approx(2 / 3)
+    # macro-F1 averages only the classes present in y_true (angry, happy, neutral)
+    f1 = [2 / 3, 2 / 3, 2 / 3]
+    assert report["macro_f1"] == pytest.approx(np.mean(f1))
+    assert report["per_class"]["disgust"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_write_evaluation_gives_dvc_its_metrics_and_plot_files(tmp_path):
+    rng = np.random.default_rng(0)
+    reports = {}
+    for split in (SELECTION, REPORT):
+        y_true = rng.integers(0, 7, 50)
+        y_pred = np.where(rng.random(50) < 0.6, y_true, rng.integers(0, 7, 50))
+        reports[split] = {**classification_report(y_true, y_pred), "_true": y_true, "_predicted": y_pred}
+    history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.1 * e, "val_loss": 1.1 / e, "val_accuracy": 0.1 * e,
+                "learning_rate": 0.001} for e in (1, 2, 3)]
+    files = write_evaluation("cnn", reports, history, tmp_path / "metrics/cnn.json", tmp_path / "plots/cnn")
+    metrics = json.loads((tmp_path / "metrics/cnn.json").read_text())
+    assert metrics == metrics_summary("cnn", reports)
+    assert metrics["privatetest"]["accuracy"] == round(reports[REPORT]["accuracy"], 4)
+    assert set(metrics["publictest"]["recall"]) == set(EMOTIONS)
+    with open(files["pred_privatetest"]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 50 and rows[0]["actual"] == EMOTIONS[reports[REPORT]["_true"][0]]
+    with open(files["history"]) as fh:
+        assert [row["epoch"] for row in csv.DictReader(fh)] == ["1", "2", "3"]
+    for key in ("cm_publictest", "cm_privatetest", "curves"):
+        assert files[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report_json = json.loads(files["report_publictest"].read_text())
+    assert "_true" not in report_json and report_json["n"] == 50

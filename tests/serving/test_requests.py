@@ -1,0 +1,74 @@
+"""Request validation without a server: every malformed body maps to its 4xx and message, valid ones to arrays.
+(The same cases through a real `bentoml serve` are in test_service.py.)"""
+
+import base64
+from http import HTTPStatus
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_platform.serving.requests import RequestError, decode_faces, decode_image
+
+LIMIT = 64
+
+
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, np.uint8).tobytes()).decode()
+
+
+def test_both_encodings_decode_to_the_same_uint8_faces(small_dataset):
+    faces = small_dataset.images[:3]
+    from_lists = decode_faces(faces.tolist(), None, LIMIT)
+    from_b64 = decode_faces(None, _b64(faces), LIMIT)
+    assert from_lists.dtype == np.uint8 and from_lists.shape == (3, 48, 48)
+    np.testing.assert_array_equal(from_lists, faces)
+    np.testing.assert_array_equal(from_b64, faces)
+    with_channel = decode_faces(faces[..., None].tolist(), None, LIMIT)  # (N, 48, 48, 1) is accepted too
+    np.testing.assert_array_equal(with_channel, faces)
+
+
+@pytest.mark.parametrize(("faces", "faces_b64", "status", "message"), [
+    (None, None, HTTPStatus.BAD_REQUEST, "exactly one of"),
+    ([[0]], "AAAA", HTTPStatus.BAD_REQUEST, "exactly one of"),
+    ([], None, HTTPStatus.BAD_REQUEST, "at least one face"),
+    (None, "", HTTPStatus.BAD_REQUEST, "empty"),
+    (None, "@@not base64@@", HTTPStatus.BAD_REQUEST, "not valid base64"),
+    (None, base64.b64encode(b"\x00" * 2000).decode(), HTTPStatus.UNPROCESSABLE_ENTITY, "not a multiple of 48*48"),
+    (None, _b64(np.zeros((LIMIT + 1, 48, 48))), HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"limit is {LIMIT}"),
+    (np.zeros((LIMIT + 1, 48, 48), int).tolist(), None, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"limit is {LIMIT}"),
+    (np.zeros((2, 32, 32), int).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "expected (N, 48, 48)"),
+    ([np.zeros((48, 48), int).tolist(), [[0] * 10]], None, HTTPStatus.UNPROCESSABLE_ENTITY, "48x48"),
+    ((np.ones((1, 48, 48)) / 2).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
+    ((np.full((1, 48, 48), 300)).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
+    ((np.full((1, 48, 48), -1)).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
+])
+def test_malformed_faces_get_their_status_and_message(faces, faces_b64, status, message):
+    with pytest.raises(RequestError) as caught:
+        decode_faces(faces, faces_b64, LIMIT)
+    assert caught.value.status == status
+    assert message.lower() in str(caught.value).lower()
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()
+
+
+def test_images_decode_and_their_limits_hold():
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    decoded = decode_image(_png(frame), max_bytes=1_000_000, max_side=4096)
+    assert decoded.shape == (120, 160, 3) and decoded.dtype == np.uint8
+    sixteen_bit = decode_image(_png(np.full((20, 20), 4000, np.uint16)), max_bytes=1_000_000, max_side=4096)
+    assert sixteen_bit.dtype == np.uint8  # rescaled to 8 bits, not truncated
+    cases = [
+        (b"", {}, HTTPStatus.BAD_REQUEST, "empty"),
+        (b"definitely not an image", {}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "not a decodable image"),
+        (_png(frame), {"max_bytes": 100}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the limit is 100"),
+        (_png(frame), {"max_side": 100}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "longest side limit is 100"),
+    ]
+    for data, limits, status, message in cases:
+        with pytest.raises(RequestError) as caught:
+            decode_image(data, **{"max_bytes": 1_000_000, "max_side": 4096, **limits})
+        assert caught.value.status == status and message in str(caught.value), (status, str(caught.value))
