@@ -12,7 +12,7 @@ export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test test-fast lint bootstrap package serve clean
+.PHONY: setup data run full test test-fast lint bootstrap package serve serving-requirements bench clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -32,7 +32,8 @@ run: bootstrap  ## quick profile end to end: ingest, validate, train x4, evaluat
 full: bootstrap  ## the committed full recipe (hours on a CPU; see README)
 	dvc repro
 
-package: setup
+package: bootstrap  ## export the champion to ONNX (parity-checked on PrivateTest faces), bento
+	dvc repro ingest
 	python -m flows.package
 
 serve: setup
@@ -47,5 +48,14 @@ test-fast: setup lint
 lint: setup  ## the layer contract in pyproject.toml: imports run downward only
 	PYTHONPATH=. lint-imports
 
+bench: setup  ## the benchmark suite (minutes): JSON in bench/results/, the table in bench/README.md
+	python bench/model_ceiling.py
+	python bench/service_load.py
+	python bench/edge_fps.py
+	python bench/report.py
+
 clean:
 	rm -rf artifacts reports mlflow.db mlartifacts
+
+serving-requirements: setup  ## re-pin what the bento installs from uv.lock (after changing the `serving` group)
+	uv export --frozen --only-group serving --no-hashes --no-emit-project --no-header -o infra/bento/requirements.txt

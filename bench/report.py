@@ -35,6 +35,28 @@ def row(r: dict) -> str:
         result = (f"{r['arch']}: PrivateTest {p['accuracy']:.4f} vs model card {p['model_card_accuracy']:.4f} "
                   f"-> reproduces: {r['reproduces_model_card']}")
         target = "model card to 0.1 pt"
+    elif name == "model_ceiling":
+        k, o = r["keras_predict"], r["onnxruntime_1_thread"]
+        result = (f"one face: Keras {k['1']['median_ms']} ms, ONNX Runtime {o['1']['median_ms']} ms "
+                  f"({r['one_face_speedup']}x); batch 128: {k['128']['faces_per_s']} vs {o['128']['faces_per_s']} "
+                  f"faces/s (2 threads: {r['onnxruntime_2_threads']['128']['faces_per_s']})")
+        target = "serving runtime chosen by measurement"
+    elif name == "service_load":
+        o, acc = r["open_loop_30rps"], r["served_accuracy"]
+        one = {c["clients"]: c for c in r["closed_loop"] if c["faces_per_request"] == 1}
+        result = (f"/readyz {r['readyz_s']} s; 30 req/s for {o['seconds']:.0f} s: p50 {o['p50']} p95 {o['p95']} "
+                  f"p99 {o['p99']} ms, {o['errors']} errors; 1 client p50 {one[1]['p50']} ms; 16 clients "
+                  f"{one[16]['faces_per_s']} faces/s = {r['sixteen_clients_vs_in_process']:.0%} of in-process "
+                  f"{r['in_process_faces_per_s']}; /detect 640x480 p50 {r['detect']['p50']} ms; served PrivateTest "
+                  f"{acc['accuracy']} (card {acc['model_card_accuracy']})")
+        target = "p99 <= 30 ms, 0 errors; >= 70%; /readyz <= 15 s; = card"
+    elif name == "edge_fps":
+        d = r["detection"]
+        runs = "; ".join(f"{k.replace('_', ' ')}: {v['fps']} FPS, p95 {v['latency_ms_p95']} ms, {v['dropped']} dropped"
+                         for k, v in r["runs"].items())
+        result = (f"{runs}; Haar {d['full_ms_per_frame']} -> {d['reduced_ms_per_frame']} ms/frame at "
+                  f"x{d['downscale']}, faces {d['full_faces']} -> {d['reduced_faces']} ({d['faces_lost_by_reducing']} lost)")
+        target = ">= 30 FPS (1 face), >= 20 (3), p95 <= 100 ms"
     else:
         result, target = json.dumps({k: v for k, v in r.items() if k not in ("machine",)})[:120], ""
     return f"| {name} | {result} | {target} | {r['commit']} | {where} |"

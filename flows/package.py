@@ -12,13 +12,15 @@ from prefect import flow, task
 from fer_platform import paths
 from fer_platform.cli import run_stage
 from fer_platform.config import load_params
+from fer_platform.data.dataset import load_dataset
 from fer_platform.io import write_json
+from fer_platform.serving.onnx_export import parity_faces
 from fer_platform.serving.packaging import build_bento, import_from_registry
 
 
 @task(name="import-champion")
-def import_task(registered_model: str) -> dict:
-    return import_from_registry(registered_model)
+def import_task(registered_model: str, dataset: str) -> dict:
+    return import_from_registry(registered_model, parity_faces(load_dataset(dataset)))
 
 
 @task(name="build-bento", retries=1)
@@ -31,20 +33,28 @@ def build_task() -> str:
 
 
 @flow(name="package", log_prints=True)
-def package_flow(params: str = "params.yaml", build: bool = True) -> dict:
-    """Import models:/<registered_model>@champion into the BentoML store; build the bento."""
-    info = import_task(load_params(params).promote.registered_model)
+def package_flow(params: str = "params.yaml", build: bool = True, dataset: str = str(paths.DATASET)) -> dict:
+    """Export models:/<registered_model>@champion to ONNX (parity-checked against Keras on PrivateTest faces),
+    import it into the BentoML store; build the bento."""
+    info = import_task(load_params(params).promote.registered_model, dataset)
     if build:
         info["bento"] = build_task()
     write_json(paths.BENTO_INFO, info)
-    print(f"BentoML model {info['bento_model']} (registry version {info['version']})"
+    print(f"BentoML model {info['bento_model']} (registry version {info['version']}, ONNX max |diff| "
+          f"{info['parity']['max_abs_diff']:.1e} on {info['parity']['faces']} PrivateTest faces)"
           + (f", bento {info['bento']}" if build else ""))
     return info
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("package", package_flow, argv, lambda p: p.add_argument(
-        "--no-build", dest="build", action="store_false", help="only import the model (skip `bentoml build`)"))
+    return run_stage("package", package_flow, argv, _options)
+
+
+def _options(parser) -> None:
+    parser.add_argument("--no-build", dest="build", action="store_false",
+                        help="only import the model (skip `bentoml build`)")
+    parser.add_argument("--dataset", default=str(paths.DATASET),
+                        help="canonical dataset whose PrivateTest faces check the export (default: %(default)s)")
 
 
 if __name__ == "__main__":

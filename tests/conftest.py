@@ -106,7 +106,9 @@ def release_server(quick_project, tmp_path_factory):
     renv = {**env, "BENTOML_HOME": str(side / "bentoml_home"), "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}",
             "PYTHONPATH": str(root)}  # flows/ lives in the project root
     run(["python", "-m", "flows.bootstrap"], side, renv)
-    run(["python", "-m", "flows.package", "--no-build"], side, renv)
+    # The export's parity check reads PrivateTest faces from the quick project's canonical dataset.
+    run(["python", "-m", "flows.package", "--no-build", "--dataset", str(root / "artifacts/dataset/fer2013.npz")],
+        side, renv)
     srv = Server(root, renv)
     srv.start()
     yield srv

@@ -3,7 +3,7 @@
 import yaml
 
 from fer_platform.config import PromoteSettings, ServeSettings, load_params
-from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
+from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
 from fer_platform.edge.cli import parse_args
 from fer_platform.faces import DetectorSettings
 from tests.conftest import REPO
@@ -27,4 +27,4 @@ def test_service_and_edge_find_faces_with_the_same_haar_defaults():
     assert (settings.haar_scale_factor, settings.haar_min_neighbors, settings.haar_min_face) == defaults
     detector = DetectorSettings()
     assert (detector.scale_factor, detector.min_neighbors, detector.min_face) == defaults
-    assert parse_args(["--camera", "0"]).min_face == HAAR_MIN_FACE
+    assert parse_args(["--camera", "0"]).min_face == EDGE_MIN_FACE

@@ -13,13 +13,14 @@ from typing import Any
 
 from fer_platform.config import ConfigError, load_params
 from fer_platform.data.dataset import DataError
+from fer_platform.errors import UserError
 
 # Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    return (ConfigError, DataError, FileNotFoundError, StageFailed)
+    return (ConfigError, DataError, FileNotFoundError, StageFailed, UserError)
 
 
 class StageFailed(RuntimeError):

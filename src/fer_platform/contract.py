@@ -20,4 +20,8 @@ MODEL_NAME: str = "fer-classifier"
 # Haar cascade defaults (haarcascade_frontalface_default, shipped with opencv-python).
 HAAR_SCALE_FACTOR: float = 1.1
 HAAR_MIN_NEIGHBORS: int = 5
-HAAR_MIN_FACE: int = 30  # pixels: the smallest face side searched for
+HAAR_MIN_FACE: int = 30  # pixels: the smallest face side /detect searches for in a photo
+HAAR_WINDOW: int = 24  # the cascade's own window: a face smaller than this in the searched image is never found
+# fer-edge searches camera frames on a reduced copy, scaled so that EDGE_MIN_FACE becomes the cascade's window:
+# every face of at least this size that a full-resolution search finds is still found, at a quarter of the cost.
+EDGE_MIN_FACE: int = 48

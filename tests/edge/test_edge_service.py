@@ -96,8 +96,10 @@ def test_edge_survives_a_service_restart(packaged, tmp_path):
         assert edge.returncode == 0, err
     finally:
         srv.stop()
-    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert len(records) == truth["frames"]
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted(r["frame"] for r in lines) == list(range(truth["frames"]))  # each frame once: shown or dropped
+    records = [r for r in lines if not r["dropped"]]
+    assert all("latency_ms" in r for r in records)
     down = [r["frame"] for r in records if not r["classified"]]
     assert down, "no frame was marked unclassified while the service was down"
     assert any(r["classified"] and r["faces"] for r in records if r["frame"] > max(down)), "never reconnected"

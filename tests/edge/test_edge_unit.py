@@ -83,3 +83,76 @@ def test_bad_arguments_exit_2():
     for args in ([], ["--camera", "0", "--video", "x.mp4"], ["--video", "x.mp4", "--max-frames", "0"]):
         out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", *args], capture_output=True, text=True)
         assert out.returncode == 2, args
+
+
+def _video(path, frames: int, fps: float = 30.0):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_live_source_drops_frames_the_loop_is_too_slow_for_and_never_queues_them(tmp_path):
+    import time
+
+    import cv2
+
+    from fer_platform.edge.capture import FrameReader
+
+    capture = cv2.VideoCapture(str(_video(tmp_path / "live.avi", 30)))
+    reader = FrameReader(capture, live=True, paced_fps=30.0, max_frames=None, from_file=True).start()
+    taken, lag = [], []
+    while (frame := reader.next()) is not None:
+        lag.append(time.monotonic() - frame.captured_at)
+        taken.append(frame.index)
+        time.sleep(0.1)  # a loop three times slower than the camera
+    reader.stop()
+    dropped = reader.take_dropped()
+    assert sorted(taken + dropped) == list(range(30))  # every frame either shown or reported as dropped
+    assert len(dropped) >= 10 and taken == sorted(taken)
+    assert max(lag) < 0.1  # the frame handed over is always the newest: the lag never builds up
+
+
+def test_a_file_read_as_fast_as_possible_loses_nothing(tmp_path):
+    import cv2
+
+    from fer_platform.edge.capture import FrameReader
+
+    capture = cv2.VideoCapture(str(_video(tmp_path / "file.avi", 25)))
+    reader = FrameReader(capture, live=False, paced_fps=None, max_frames=20, from_file=True).start()
+    taken = []
+    while (frame := reader.next()) is not None:
+        taken.append(frame.index)
+    reader.stop()
+    assert taken == list(range(20)) and reader.take_dropped() == []
+
+
+def test_reduced_frame_search_finds_the_faces_a_full_resolution_search_finds():
+    """On demo frames of 1-3 real faces (PrivateTest, picked for Haar by the demo generator), at a few sizes:
+    every true face the full-resolution search finds is found on the half-size copy fer-edge searches."""
+    import cv2
+
+    from fer_platform.contract import EDGE_MIN_FACE
+    from fer_platform.edge import demo
+    from fer_platform.faces import DetectorSettings, FaceDetector
+    from tests.conftest import SHARED_FER
+
+    picked = demo.pick_faces(SHARED_FER, FaceDetector(), {"happy": 1, "sad": 1, "surprise": 1})
+    faces = [picked[label][0][1] for label in ("happy", "sad", "surprise")]
+    detector = FaceDetector(DetectorSettings(min_face=EDGE_MIN_FACE))
+    assert detector.lossless_downscale() == 0.5
+    checked = 0
+    for count, centers in enumerate(demo.STEADY_CENTERS, start=1):
+        for jitter in ((0, 0), (3, -2), (-3, 3)):
+            frame, truth = demo.compose(faces[:count], centers, jitter)
+            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            full, reduced = detector.detect(gray), detector.detect(gray, 0.5)
+            for box in truth:
+                if any(iou(box, f) > 0.5 for f in full):
+                    checked += 1
+                    assert any(iou(box, r) > 0.5 for r in reduced), (count, jitter, box, full, reduced)
+            assert all(0 <= x and 0 <= y and x + w <= 640 and y + h <= 480 for x, y, w, h in reduced)
+    assert checked >= 12

@@ -30,6 +30,9 @@ def test_package_stage_built_a_self_contained_bento(packaged):
     info = json.loads((root / "reports/bento.json").read_text())
     assert info["alias"] == "champion" and info["bento"].startswith("fer-service:")
     assert info["bento_model"].startswith("fer-classifier:")
+    # served through ONNX Runtime, checked against Keras on real PrivateTest faces before it was stored
+    assert info["runtime"].startswith("onnxruntime") and info["parity"]["ok"]
+    assert info["parity"]["faces"] >= 512 and info["parity"]["max_abs_diff"] <= 1e-4
 
 
 def test_predict_returns_probabilities_in_label_order(server, faces):
@@ -82,6 +85,8 @@ def test_info_describes_the_served_model(server):
     assert info["registered_model"] == "fer-classifier" and info["alias"] == "champion"
     assert info["labels"] == list(EMOTIONS) and info["version"]
     assert "publictest_accuracy" in info["metrics"]
+    assert isinstance(info["publictest_accuracy"], float)  # a number, like the other metrics
+    assert info["runtime"].startswith("onnxruntime") and info["limits"]["max_in_flight"] >= 1
 
 
 def test_health_and_metrics_routes(server):

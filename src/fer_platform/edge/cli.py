@@ -7,10 +7,11 @@ The service being down is not an error: frames are marked unclassified and the c
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
-from fer_platform.contract import HAAR_MIN_FACE
+from fer_platform.contract import EDGE_MIN_FACE
 
 EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT = 0, 2, 3, 4
 
@@ -32,8 +33,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window", type=_positive, default=10, help="smoothing window in frames (default 10)")
     parser.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
     parser.add_argument("--max-in-flight", type=_positive, default=4, help="pipelined requests (default 4)")
-    parser.add_argument("--min-face", type=_positive, default=HAAR_MIN_FACE,
-                        help="smallest face side in pixels (default %(default)s)")
+    parser.add_argument("--min-face", type=_positive, default=EDGE_MIN_FACE,
+                        help="smallest face side in pixels; frames are searched at the scale where this is the "
+                             "cascade's 24 px window (default %(default)s: half size)")
+    parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
     return parser.parse_args(argv)
 
 
@@ -61,7 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OUTPUT
     loop = EdgeLoop(args, capture, jsonl)
     ok = loop.run()
-    print(f"fer-edge: {loop.frames} frames, {loop.client.failures} failed requests", file=sys.stderr)
+    summary = loop.stats.summary(loop.client.failures)
+    print(loop.stats.line(summary), file=sys.stderr)
+    if args.stats:
+        try:
+            with open(args.stats, "w") as fh:
+                json.dump(summary, fh, indent=2)
+        except OSError as err:
+            print(f"fer-edge: cannot write --stats {args.stats}: {err}", file=sys.stderr)
+            return EXIT_OUTPUT
     return EXIT_OK if ok else EXIT_OUTPUT
 
 

@@ -24,6 +24,9 @@ from fer_platform.labels import EMOTIONS
 WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
 SINGLE_LABELS = ("happy", "surprise", "neutral", "angry", "sad", "fear")
 PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
+# Face centres for steady clips of 1, 2 and 3 faces (tiles are 210 px wide).
+STEADY_CENTERS = ([(WIDTH // 2, HEIGHT // 2)], [(165, HEIGHT // 2), (475, HEIGHT // 2)],
+                  [(110, HEIGHT // 2), (320, HEIGHT // 2), (530, HEIGHT // 2)])
 
 
 def _face_tile(face48: np.ndarray) -> np.ndarray:
@@ -105,14 +108,47 @@ def generate(fer_root: Path, out: Path, frames_per_segment: int = 15, fps: float
     return truth
 
 
+def generate_steady(fer_root: Path, out: Path, faces: int, frames: int, fps: float = 30.0) -> dict:
+    """A benchmark clip: the same `faces` faces (1 to 3, side by side) in every frame, jittering slightly."""
+    if not 1 <= faces <= len(STEADY_CENTERS):
+        raise ValueError(f"--steady-faces must be 1..{len(STEADY_CENTERS)}, got {faces}")
+    labels = SINGLE_LABELS[:faces]
+    pool = pick_faces(fer_root, FaceDetector(), {label: 1 for label in labels})
+    chosen = [pool[label][0] for label in labels]
+    centers = STEADY_CENTERS[faces - 1]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
+    if not writer.isOpened():
+        raise OSError(f"cannot write {out}")
+    rng = np.random.default_rng(0)
+    boxes = []
+    for _ in range(frames):
+        frame, boxes = compose([f for _, f in chosen], centers, tuple(int(v) for v in rng.integers(-3, 4, size=2)))
+        writer.write(frame)
+    writer.release()
+    truth = {"video": out.name, "width": WIDTH, "height": HEIGHT, "fps": fps, "frames": frames,
+             "labels": list(EMOTIONS), "segments": [{"start": 0, "end": frames - 1, "faces": [
+                 {"label": label, "source_id": sid, "box": list(box)}
+                 for label, (sid, _), box in zip(labels, chosen, boxes, strict=True)]}]}
+    out.with_suffix(".json").write_text(json.dumps(truth, indent=2) + "\n")
+    return truth
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.edge.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
     parser.add_argument("--frames-per-segment", type=int, default=15)
     parser.add_argument("--faces-per-label", type=int, default=1, help="one-face segments per label")
+    parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the video (default 10)")
+    parser.add_argument("--steady-faces", type=int, metavar="N",
+                        help="instead of segments: N faces (1-3) in every frame, for benchmarks")
+    parser.add_argument("--frames", type=int, default=300, help="with --steady-faces: how many frames")
     args = parser.parse_args(argv)
-    truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment, singles_per_label=args.faces_per_label)
+    if args.steady_faces:
+        truth = generate_steady(Path(args.fer), Path(args.out), args.steady_faces, args.frames, args.fps)
+    else:
+        truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment, args.fps,
+                         singles_per_label=args.faces_per_label)
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0

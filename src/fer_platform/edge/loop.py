@@ -1,5 +1,5 @@
-"""The fer-edge loop as named steps: capture a frame, detect faces, submit their crops, finish the frame
-(track, record, draw) once its request is done. Frames finish in capture order."""
+"""The fer-edge loop as named steps: capture (its own thread), detect faces on a reduced copy, submit their
+crops, finish the frame (track, record, draw) once its request is done. Frames finish in capture order."""
 
 from __future__ import annotations
 
@@ -14,22 +14,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer_platform.edge.capture import NOTHING_YET, CapturedFrame, FrameReader
 from fer_platform.edge.client import PredictClient
 from fer_platform.edge.face_tracks import Box, FaceTracker, Track
 from fer_platform.edge.overlay import draw
+from fer_platform.edge.run_stats import RunStats
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import EMOTIONS
 
 WINDOW_TITLE = "fer-edge (q quits)"
+POLL_S = 0.002  # while a request is out, look for its answer this often between frames
 
 
 @dataclass
 class PendingFrame:
     """A captured frame waiting for its classification (`request` is None when no face was found)."""
 
-    index: int
-    timestamp: float
-    image: np.ndarray
+    captured: CapturedFrame
     boxes: list[Box]
     request: Future | None
 
@@ -50,32 +51,46 @@ def open_source(camera: int | None, video: str | None) -> tuple[cv2.VideoCapture
 class EdgeLoop:
     def __init__(self, args: argparse.Namespace, capture: cv2.VideoCapture, jsonl):
         self.args, self.capture, self.jsonl = args, capture, jsonl
-        self.from_file = args.video is not None
+        from_file = args.video is not None
         self.fps_in = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        live = not from_file or args.realtime  # a camera, or a file played as one: drop, never queue
+        self.reader = FrameReader(capture, live=live, paced_fps=self.fps_in if from_file and args.realtime else None,
+                                  max_frames=args.max_frames, from_file=from_file)
         self.detector = FaceDetector(DetectorSettings(min_face=args.min_face))
+        self.downscale = self.detector.lossless_downscale()
         self.client = PredictClient(args.url, timeout=args.timeout, max_in_flight=args.max_in_flight)
         self.tracker = FaceTracker(window=args.window)
+        self.stats = RunStats()
         self.writer: cv2.VideoWriter | None = None
         self.output_failed = False
-        self.frames = 0
         self._frame_times: deque[float] = deque(maxlen=30)
-        self._started = time.monotonic()
+
+    @property
+    def frames(self) -> int:
+        return self.stats.frames
 
     def run(self) -> bool:
         """Process frames until the source ends, --max-frames, q or Ctrl-C; False if an output failed."""
         pending: deque[PendingFrame] = deque()
         quit_requested = False
+        self.reader.start()
         try:
-            while not quit_requested and (self.args.max_frames is None or self.frames < self.args.max_frames):
-                image = self.capture_frame()
-                if image is None:
-                    break
-                pending.append(self.submit(image))
-                # Capture runs ahead of the network; results are finished in frame order as they arrive.
+            while not quit_requested:
+                # A frame is finished as soon as its answer is in, not when the next frame arrives: that wait
+                # would add up to a frame interval to every capture-to-label latency.
                 while pending and (pending[0].ready() or len(pending) > self.args.max_in_flight):
                     if self.finish(pending.popleft()):
                         quit_requested = True
                         break
+                if quit_requested:
+                    break
+                captured = self.reader.next(timeout=POLL_S if pending else None)
+                self.record_dropped()
+                if captured is NOTHING_YET:
+                    continue
+                if captured is None:
+                    break
+                pending.append(self.submit(captured))
             while pending and not quit_requested:
                 quit_requested = self.finish(pending.popleft())
         except KeyboardInterrupt:
@@ -84,37 +99,50 @@ class EdgeLoop:
             self.close()
         return not self.output_failed
 
-    def capture_frame(self) -> np.ndarray | None:
-        """The next frame (paced to the file's frame rate with --realtime), or None at the end."""
-        if self.args.realtime and self.from_file:
-            time.sleep(max(0.0, self._started + self.frames / self.fps_in - time.monotonic()))
-        ok, image = self.capture.read()
-        return image if ok else None
+    def record_dropped(self) -> None:
+        for index in self.reader.take_dropped():
+            self.stats.dropped += 1
+            if self.jsonl is not None:
+                # Same keys as a processed frame, so readers need no special case; `dropped` says why it is empty.
+                self.jsonl.write(json.dumps({"frame": index, "dropped": True, "classified": False,
+                                             "faces": []}) + "\n")
 
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, list[Box]]:
-        gray = to_gray(image)
-        return gray, self.detector.detect(gray)
+        with self.stats.stage("decode"):
+            gray = to_gray(image)
+        with self.stats.stage("detect"):
+            return gray, self.detector.detect(gray, self.downscale)
 
-    def submit(self, image: np.ndarray) -> PendingFrame:
+    def submit(self, captured: CapturedFrame) -> PendingFrame:
         """Detect faces and send their crops without waiting for the answer."""
-        ts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.from_file else time.time()
-        gray, boxes = self.detect(image)
-        request = self.client.submit(crop_faces(gray, boxes)) if boxes else None
-        frame = PendingFrame(self.frames, ts, image, boxes, request)
-        self.frames += 1
-        return frame
+        gray, boxes = self.detect(captured.image)
+        request = None
+        if boxes:
+            with self.stats.stage("crop"):
+                crops = crop_faces(gray, boxes)
+            request = self.client.submit(crops)
+        return PendingFrame(captured, boxes, request)
 
     def finish(self, frame: PendingFrame) -> bool:
         """Track, record and draw one frame whose request has completed; True when the user quit."""
-        probs = self._probabilities(frame)
+        with self.stats.stage("request_wait"):
+            probs = self._probabilities(frame)
         classified = probs is not None or not frame.boxes
-        tracks = self.tracker.update(frame.boxes, probs)
-        self._frame_times.append(time.monotonic())
+        with self.stats.stage("smoothing"):
+            tracks = self.tracker.update(frame.boxes, probs)
+        now = time.monotonic()
+        latency_ms = (now - frame.captured.captured_at) * 1000
+        self.stats.frame_done(latency_ms, has_faces=bool(frame.boxes), classified=probs is not None)
+        self._frame_times.append(now)
         if self.jsonl is not None:
-            self.jsonl.write(json.dumps(frame_record(frame, tracks, probs, classified)) + "\n")
+            record = frame_record(frame, tracks, probs, classified)
+            record["latency_ms"] = round(latency_ms, 1)
+            self.jsonl.write(json.dumps(record) + "\n")
             self.jsonl.flush()
         if self.args.output or not self.args.no_display:
-            return self.show(draw(frame.image, frame.boxes, tracks, probs, self.fps(), classified))
+            with self.stats.stage("drawing"):
+                annotated = draw(frame.captured.image, frame.boxes, tracks, probs, self.fps(), classified)
+            return self.show(annotated)
         return False
 
     def show(self, annotated: np.ndarray) -> bool:
@@ -138,8 +166,11 @@ class EdgeLoop:
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
     def close(self) -> None:
+        self.reader.stop()
+        self.record_dropped()
         self.capture.release()
         self.client.close()
+        self.stats.finished()
         if self.writer is not None:
             self.writer.release()
         if self.jsonl is not None and self.jsonl is not sys.stdout:
@@ -170,8 +201,8 @@ def frame_record(frame: PendingFrame, tracks: list[Track], probs: np.ndarray | N
             face.update(label=EMOTIONS[int(probs[bi].argmax())], confidence=round(float(probs[bi].max()), 5),
                         probabilities=_rounded(probs[bi]))
         faces.append(face)
-    return {"frame": frame.index, "timestamp": round(frame.timestamp, 3), "classified": bool(classified),
-            "faces": faces}
+    return {"frame": frame.captured.index, "timestamp": round(frame.captured.timestamp, 3), "dropped": False,
+            "classified": bool(classified), "faces": faces}
 
 
 def _rounded(probabilities: np.ndarray) -> dict[str, float]:

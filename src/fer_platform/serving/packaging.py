@@ -1,34 +1,63 @@
-"""Package stage logic: MLflow registry `champion` -> BentoML model store -> a bento from bentofile.yaml."""
+"""Package stage logic: MLflow registry `champion` -> ONNX export (parity-checked) -> BentoML model store ->
+a bento from bentofile.yaml."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import bentoml
+import numpy as np
+import onnxruntime
 
 from fer_platform.contract import MODEL_NAME
-from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, run_metrics
+from fer_platform.models import load_model
+from fer_platform.serving.onnx_export import check_parity, export_onnx
+from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
+
+SERVED_MODEL_FILE, PARITY_FILE = "model.onnx", "parity.json"
 
 
-def import_from_registry(registered_model: str, alias: str = CHAMPION) -> dict:
-    """Copy the aliased model version's .keras file into the BentoML model store, with its lineage."""
-    with downloaded_version(registered_model, alias) as (version, local):
+def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION) -> dict:
+    """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
+    version's run and put it in the BentoML model store with its lineage. Nothing is stored if parity fails."""
+    with downloaded_version(registered_model, alias) as (version, local), tempfile.TemporaryDirectory() as tmp:
         keras_files = sorted(local.rglob("*.keras"))
         if not keras_files:
             raise FileNotFoundError(f"models:/{registered_model}/{version.version} holds no .keras file")
+        model = load_model(keras_files[0], compile=False)
+        onnx_path = export_onnx(model, Path(tmp) / SERVED_MODEL_FILE)
+        parity = check_parity(model, onnx_path, parity_faces)
+        (Path(tmp) / PARITY_FILE).write_text(json.dumps(parity, indent=2) + "\n")
+        if version.run_id:
+            log_to_run(version.run_id, [onnx_path, Path(tmp) / PARITY_FILE],
+                       {"serving_parity_max_abs_diff": parity["max_abs_diff"]}, artifact_path="serving")
         metadata = {
             "registered_model": registered_model, "version": str(version.version), "alias": alias,
             "mlflow_run_id": version.run_id or "", "arch": version.tags.get("arch", ""),
             "promotion_reason": version.tags.get("promotion.reason", ""),
-            "publictest_accuracy": version.tags.get("publictest_accuracy", ""),
-            "privatetest_accuracy": version.tags.get("privatetest_accuracy", ""),
+            "publictest_accuracy": _number(version.tags.get("publictest_accuracy")),
+            "privatetest_accuracy": _number(version.tags.get("privatetest_accuracy")),
             "metrics": run_metrics(version.run_id, ("publictest", "privatetest"), ("best_epoch", "train_seconds")),
+            "runtime": f"onnxruntime {onnxruntime.__version__}", "parity": parity,
         }
+        metadata = {k: v for k, v in metadata.items() if v is not None}  # BentoML metadata has no null
         with bentoml.models.create(MODEL_NAME, labels={"alias": alias, "registry_version": str(version.version)},
                                    metadata=metadata) as bento_model:
-            shutil.copyfile(keras_files[0], bento_model.path_of("model.keras"))
+            for name in (SERVED_MODEL_FILE, PARITY_FILE):
+                shutil.copyfile(Path(tmp) / name, bento_model.path_of(name))
     return {"bento_model": str(bento_model.tag), **metadata}
+
+
+def _number(tag: str | None) -> float | None:
+    """A registry tag holding a number (tags are strings) as a number, so /info's metrics are all numeric."""
+    try:
+        return float(tag) if tag else None
+    except ValueError:
+        return None
 
 
 def build_bento(bentofile: str = "bentofile.yaml") -> str:

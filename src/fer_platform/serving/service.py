@@ -5,8 +5,10 @@
     POST /info     the served model: registered name, version, alias, labels, training metrics
     GET  /livez /readyz /metrics (BentoML)
 
-The model is the `fer-classifier` entry of the BentoML model store, imported from the MLflow registry by
-the package stage (so serving needs no MLflow). Limits come from params.yaml `serve` (FER_PARAMS overrides).
+The model is the `fer-classifier` entry of the BentoML model store: the champion exported to ONNX by the
+package stage (parity-checked against Keras), so serving needs neither MLflow nor TensorFlow. CPU-bound work
+(decoding, Haar) runs in worker threads, never on the event loop; overload is a quick 503 with Retry-After.
+Limits come from params.yaml `serve` (FER_PARAMS overrides).
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import bentoml
+import cv2
 import numpy as np
 from bentoml.exceptions import BentoMLException
 
 from fer_platform.config import load_params
-from fer_platform.contract import MODEL_INPUT_SHAPE, MODEL_NAME
+from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import EMOTIONS
-from fer_platform.models import load_model
+from fer_platform.serving.overload import OverloadGuard
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
+from fer_platform.serving.runtime import FaceClassifier
 
-SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve  # decorators need the limits
+# At import, because BentoML's decorators below take the limits as arguments.
+SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve
+SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
 
 
 class ClientError(BentoMLException):
@@ -39,40 +46,41 @@ def _client_error(err) -> ClientError:
     return ClientError(str(err), error_code=HTTPStatus(err.status))
 
 
-@bentoml.service(name="fer_model", workers=1, traffic={"timeout": 60})
+@bentoml.service(name="fer_model", workers=1, threads=1, traffic={"timeout": 30})
 class FerModel:
-    """Runs the Keras model; concurrent requests are merged into one batch (adaptive batching)."""
+    """Runs the ONNX model; concurrent requests are merged into one batch (adaptive batching)."""
 
     bento_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        self.model = load_model(self.bento_model.path_of("model.keras"), compile=False)
-        # Trace the graph now, so the first request does not pay for it (and trip the latency budget).
-        self.model.predict(np.zeros((1, *MODEL_INPUT_SHAPE), np.uint8), verbose=0)
+        self.model = FaceClassifier(self.bento_model.path_of(SERVED_MODEL_FILE), threads=SERVE.model_threads)
+        self.model.predict(np.zeros((1, *IMAGE_SHAPE), np.uint8))  # first-call set-up now, not on a request
 
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=SERVE.max_batch_size,
                  max_latency_ms=SERVE.max_latency_ms)
     def classify(self, faces: np.ndarray) -> np.ndarray:
         """(N, 48, 48) uint8 -> (N, 7) float32 probabilities in labels.EMOTIONS order."""
-        return np.asarray(self.model.predict(faces.astype(np.uint8)[..., None], verbose=0), dtype=np.float32)
+        return self.model.predict(faces)
 
 
-@bentoml.service(name="fer_service", http={"host": "127.0.0.1", "port": 3000}, traffic={"timeout": 60})
+@bentoml.service(name="fer_service", http={"host": "127.0.0.1", "port": 3000}, traffic={"timeout": 30})
 class FerService:
     classifier = bentoml.depends(FerModel)
     bento_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
+        cv2.setNumThreads(1)  # one core per CPU-bound request; the other core belongs to the model worker
         self.detector = FaceDetector(DetectorSettings(SERVE.haar_scale_factor, SERVE.haar_min_neighbors,
                                                       SERVE.haar_min_face))
+        self.cpu = anyio.CapacityLimiter(SERVE.api_cpu_threads)
 
     @bentoml.api
     async def predict(self, faces: list | None = None, faces_b64: str | None = None) -> dict[str, Any]:
         """Classify face crops: `faces` as nested lists (N, 48, 48) of 0..255, or `faces_b64` as base64 of
         N*2304 raw uint8 bytes (row-major). At most serve.max_faces_per_request faces."""
         try:
-            batch = decode_faces(faces, faces_b64, SERVE.max_faces_per_request)
+            batch = await anyio.to_thread.run_sync(decode_faces, faces, faces_b64, SERVE.max_faces_per_request,
+                                                   limiter=self.cpu)
         except RequestError as err:
             raise _client_error(err) from None
         probs = await self._classify(batch)
@@ -82,15 +90,9 @@ class FerService:
     async def detect(self, image: Path) -> dict[str, Any]:
         """Upload a photo (multipart field `image`, JPEG or PNG): every Haar-detected face, classified."""
         try:
-            size = image.stat().st_size
-            if size > SERVE.max_request_bytes:
-                raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                   f"image upload is {size} bytes; the limit is {SERVE.max_request_bytes}")
-            decoded = decode_image(image.read_bytes(), SERVE.max_request_bytes, SERVE.max_image_side)
+            gray, boxes = await anyio.to_thread.run_sync(self._find_faces, image, limiter=self.cpu)
         except RequestError as err:
             raise _client_error(err) from None
-        gray = to_gray(decoded)
-        boxes = self.detector.detect(gray)[: SERVE.max_faces_per_request]
         results = []
         if boxes:
             probs = await self._classify(crop_faces(gray, boxes))
@@ -98,6 +100,15 @@ class FerService:
                        for b, p in zip(boxes, probs, strict=True)]
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
+
+    def _find_faces(self, image: Path) -> tuple[np.ndarray, list]:
+        """Decode and Haar-detect (in a worker thread: a large photo takes a while)."""
+        size = image.stat().st_size
+        if size > SERVE.max_request_bytes:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"image upload is {size} bytes; the limit is {SERVE.max_request_bytes}")
+        gray = to_gray(decode_image(image.read_bytes(), SERVE.max_request_bytes, SERVE.max_image_side))
+        return gray, self.detector.detect(gray)[: SERVE.max_faces_per_request]
 
     async def _classify(self, faces: np.ndarray) -> np.ndarray:
         try:
@@ -113,6 +124,9 @@ class FerService:
         meta = dict(self.bento_model.info.metadata)
         return {"bento_model": str(self.bento_model.tag), "labels": list(EMOTIONS), **meta,
                 "limits": SERVE.model_dump()}
+
+
+FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 
 
 def _face_result(probs: np.ndarray) -> dict[str, Any]:

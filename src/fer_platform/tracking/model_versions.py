@@ -70,3 +70,12 @@ def downloaded_version(registered_model: str, alias: str) -> Iterator[tuple[Mode
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(f"models:/{registered_model}/{version.version}", dst_path=tmp)
         yield version, Path(local)
+
+
+def log_to_run(run_id: str, files: list[Path], metrics: dict[str, float], artifact_path: str) -> None:
+    """Add files and metrics to a finished run (the serving export of a registered version)."""
+    store.configure()
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)

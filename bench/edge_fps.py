@@ -1,0 +1,92 @@
+"""fer-edge against the served release on loopback, as a camera would feed it (--realtime, 30 FPS, 640x480):
+FPS, capture-to-label latency, drops and time per stage, with one and with three faces; and the detection
+rate of the reduced-frame Haar search against a full-resolution search on the same frames.
+
+    python bench/edge_fps.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_FER, REPO, write_result
+from _serving import Server, prepare
+
+from fer_platform.contract import EDGE_MIN_FACE
+from fer_platform.edge.face_tracks import iou
+from fer_platform.faces import DetectorSettings, FaceDetector
+
+CACHE = REPO / "bench" / ".cache"
+BIN = Path(sys.executable).parent
+
+
+def clip(faces: int) -> Path:
+    path = CACHE / f"steady_{faces}.mp4"
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out", str(path),
+                        "--steady-faces", str(faces), "--frames", "300", "--fps", "30"], check=True)
+    return path
+
+
+def demo_clip() -> Path:
+    path = CACHE / "demo.mp4"
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out", str(path)],
+                       check=True)
+    return path
+
+
+def detection_rate(video: Path, min_face: int = EDGE_MIN_FACE) -> dict:
+    """Faces found at full resolution vs on the reduced copy fer-edge searches, and the time each takes."""
+    cv2.setNumThreads(1)
+    capture, frames = cv2.VideoCapture(str(video)), []
+    while (read := capture.read())[0]:
+        frames.append(cv2.cvtColor(read[1], cv2.COLOR_BGR2GRAY))
+    detector = FaceDetector(DetectorSettings(min_face=min_face))
+    out = {}
+    for name, scale in (("full", 1.0), ("reduced", detector.lossless_downscale())):
+        began = time.perf_counter()
+        out[name] = {"downscale": scale, "boxes": [detector.detect(g, scale) for g in frames]}
+        out[name]["ms_per_frame"] = round((time.perf_counter() - began) / len(frames) * 1000, 1)
+    lost = sum(1 for full, red in zip(out["full"]["boxes"], out["reduced"]["boxes"], strict=True)
+               for box in full if not any(iou(box, b) > 0.5 for b in red))
+    return {"video": video.name, "frames": len(frames), "min_face": min_face,
+            **{f"{k}_faces": sum(map(len, v["boxes"])) for k, v in out.items()},
+            **{f"{k}_ms_per_frame": v["ms_per_frame"] for k, v in out.items()},
+            "downscale": out["reduced"]["downscale"], "faces_lost_by_reducing": lost}
+
+
+def run_edge(url: str, video: Path, extra: list[str]) -> dict:
+    stats = CACHE / "edge_stats.json"
+    subprocess.run([str(BIN / "fer-edge"), "--video", str(video), "--url", url, "--no-display", "--realtime",
+                    "--stats", str(stats), *extra], check=True, capture_output=True)
+    return json.loads(stats.read_text())
+
+
+def main() -> int:
+    env = prepare()
+    result: dict = {"detection": detection_rate(demo_clip()), "runs": {}}
+    server = Server(env)
+    server.start()
+    try:
+        for faces in (1, 3):
+            video = clip(faces)
+            run_edge(server.url, video, ["--max-frames", "60"])  # warm-up: connections, caches
+            result["runs"][f"{faces}_face"] = run_edge(server.url, video, [])
+            result["runs"][f"{faces}_face_annotated_output"] = run_edge(
+                server.url, video, ["--output", str(CACHE / f"annotated_{faces}.mp4")])
+    finally:
+        server.stop()
+    write_result("edge_fps", result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

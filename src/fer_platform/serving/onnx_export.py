@@ -1,0 +1,55 @@
+"""Package-time export of the champion to the serving runtime, and the parity check that gates it.
+
+Keras stays the training and registry format; what is served is an ONNX graph of the same model. It is
+served only if, on real PrivateTest faces, every probability is within `MAX_ABS_DIFF` of Keras' and every
+predicted label is identical. Imports Keras and tf2onnx: never imported by the service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fer_platform.contract import MODEL_INPUT_SHAPE
+from fer_platform.data.dataset import FerDataset
+from fer_platform.errors import UserError
+from fer_platform.labels import REPORT
+from fer_platform.models.inference import predict_probabilities
+from fer_platform.serving.runtime import FaceClassifier
+
+MAX_ABS_DIFF = 1e-4
+MIN_PARITY_FACES = 512
+PARITY_FACES = 1024  # the first of PrivateTest, in file order: real faces, the same ones every time
+
+
+class ParityError(UserError, ValueError):
+    """The exported graph does not compute what the Keras model computes: nothing is packaged."""
+
+
+def parity_faces(dataset: FerDataset, n: int = PARITY_FACES) -> np.ndarray:
+    return dataset.split(REPORT).images[:n]
+
+
+def export_onnx(model, path: Path) -> Path:
+    """Write `model` as ONNX (Keras' own exporter, through tf2onnx)."""
+    model.predict(np.zeros((1, *MODEL_INPUT_SHAPE), np.uint8), verbose=0)  # export needs a called model
+    model.export(str(path), format="onnx", verbose=False)
+    return path
+
+
+def check_parity(model, onnx_path: Path, faces: np.ndarray) -> dict:
+    """Compare Keras and ONNX Runtime on `faces`; the report, or ParityError if they disagree."""
+    if len(faces) < MIN_PARITY_FACES:
+        raise ParityError(f"parity needs at least {MIN_PARITY_FACES} faces, got {len(faces)}")
+    expected = predict_probabilities(model, faces)
+    served = FaceClassifier(onnx_path).predict(faces)
+    diff = float(np.abs(expected - served).max())
+    same_labels = int((expected.argmax(axis=1) == served.argmax(axis=1)).sum())
+    report = {"faces": int(len(faces)), "max_abs_diff": diff, "max_abs_diff_allowed": MAX_ABS_DIFF,
+              "identical_labels": same_labels, "ok": diff <= MAX_ABS_DIFF and same_labels == len(faces)}
+    if not report["ok"]:
+        raise ParityError(f"the ONNX export differs from Keras on {len(faces)} PrivateTest faces: max "
+                          f"|p_keras - p_onnx| = {diff:.2e} (allowed {MAX_ABS_DIFF:.0e}), "
+                          f"{len(faces) - same_labels} labels differ; not packaging it")
+    return report
