@@ -62,10 +62,19 @@ def row(r: dict) -> str:
     return f"| {name} | {result} | {target} | {r['commit']} | {where} |"
 
 
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
 def main() -> int:
     rows = [row(json.loads(p.read_text())) for p in sorted(RESULTS.glob("*.json"))]
+    table = HEADER.split("\n\n", 2)[2] + "\n".join(rows) + "\n"
     out = Path(__file__).with_name("README.md")
     out.write_text(HEADER + "\n".join(rows) + "\n")
+    readme = Path(__file__).resolve().parents[1] / "README.md"  # the project README carries the same table
+    text = readme.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        readme.write_text(f"{head}{START}\n{table}{END}{rest.split(END, 1)[1]}")
     print(out.read_text())
     return 0
 

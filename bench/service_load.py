@@ -108,16 +108,20 @@ def detect_latency(url: str, repeats: int = 20) -> dict:
 
 
 def served_accuracy(url: str, test) -> dict:
-    predicted = []
+    predicted, retries = [], 0
     with httpx.Client(timeout=60) as http:
         for start in range(0, len(test), 64):
             r = http.post(f"{url}/predict", json=body(test.images[start:start + 64]))
+            while r.status_code == 503 and retries < 20:  # as a client should: wait as told, then again
+                retries += 1
+                time.sleep(float(r.headers.get("retry-after", "1")))
+                r = http.post(f"{url}/predict", json=body(test.images[start:start + 64]))
             r.raise_for_status()
             labels = r.json()["labels"]
             predicted += [labels.index(f["label"]) for f in r.json()["faces"]]
     card = json.loads((REPO / "release/model_card.json").read_text())["privatetest"]["accuracy"]
     accuracy = float(np.mean(np.array(predicted) == test.labels))
-    return {"n": len(predicted), "accuracy": round(accuracy, 4), "model_card_accuracy": card,
+    return {"n": len(predicted), "accuracy": round(accuracy, 4), "model_card_accuracy": card, "retries": retries,
             "equal_to_0_01_points": abs(round(accuracy, 4) - card) <= 0.0001}
 
 
@@ -144,8 +148,11 @@ def main() -> int:
     try:
         _export_served_model(env)
         result["in_process_faces_per_s"] = round(in_process_ceiling(test.images), 1)
-        result["closed_loop"] = [asyncio.run(closed_loop(server.url, test.images, c, n, args.seconds))
-                                 for n in (1, 4) for c in (1, 4, 16, 32)]
+        result["closed_loop"] = []
+        for n in (1, 4):
+            for c in (1, 4, 16, 32):
+                result["closed_loop"].append(asyncio.run(closed_loop(server.url, test.images, c, n, args.seconds)))
+                time.sleep(1)  # let the queue drain between runs
         sixteen = next(r for r in result["closed_loop"] if r["clients"] == 16 and r["faces_per_request"] == 1)
         result["sixteen_clients_vs_in_process"] = round(sixteen["faces_per_s"] / result["in_process_faces_per_s"], 2)
         result["open_loop_30rps"] = asyncio.run(open_loop(server.url, test.images, 30.0, args.open_loop_s))

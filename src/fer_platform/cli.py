@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fer_platform import version
 from fer_platform.config import ConfigError, load_params
 from fer_platform.data.dataset import DataError
 from fer_platform.errors import UserError
@@ -36,6 +37,7 @@ def run_stage(
     """Parse `--params` (and stage options), run the flow, map user errors to a clear message and exit 1."""
     parser = argparse.ArgumentParser(prog=f"python -m flows.{name}", description=flow.__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     if add_arguments:
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
@@ -83,6 +85,7 @@ def _yaml_scalar(value: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fer-platform", description="FER platform helpers")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the DVC pipeline with a params profile as a DVC experiment")
     run.add_argument("--profile", default="quick", help="profile name from params.yaml `profiles`")

@@ -93,11 +93,11 @@ class ServeSettings(Settings):
     max_faces_per_request: int = Field(default=64, ge=1)
     max_request_bytes: int = Field(default=8_000_000, ge=1024)
     max_image_side: int = Field(default=4096, ge=48)
-    max_batch_size: int = Field(default=32, ge=1)
-    # The adaptive batcher answers 503 for a request it cannot serve within this budget.
-    max_latency_ms: int = Field(default=200, ge=1)
+    max_image_pixels: int = Field(default=4096 * 4096, ge=48 * 48)  # checked on the header, before decoding
     # Requests to /predict and /detect in flight before the service answers 503 + Retry-After at once.
     max_in_flight: int = Field(default=32, ge=1)
+    # Requests waiting while an inference call runs are merged into the next call, up to this many faces.
+    max_batch_faces: int = Field(default=64, ge=1)
     model_threads: int = Field(default=1, ge=1)  # ONNX Runtime threads of the model worker
     api_cpu_threads: int = Field(default=1, ge=1)  # threads decoding and Haar-detecting in the API worker
     haar_scale_factor: float = Field(default=HAAR_SCALE_FACTOR, gt=1)

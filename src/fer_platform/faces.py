@@ -10,7 +10,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, HAAR_WINDOW, IMAGE_SHAPE
+from fer_platform.contract import (
+    HAAR_MIN_FACE,
+    HAAR_MIN_NEIGHBORS,
+    HAAR_SCALE_FACTOR,
+    HAAR_WINDOW,
+    IMAGE_SHAPE,
+)
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -36,22 +42,24 @@ class FaceDetector:
         """The smallest copy of a frame in which a face of `min_face` pixels is still the cascade's window."""
         return min(1.0, HAAR_WINDOW / self.settings.min_face)
 
-    def detect(self, gray: np.ndarray, downscale: float = 1.0) -> list[tuple[int, int, int, int]]:
+    def detect(self, gray: np.ndarray, downscale: float = 1.0,
+               sizes: tuple[int, int] | None = None) -> list[tuple[int, int, int, int]]:
         """Face boxes (x, y, w, h) in a grayscale frame, largest first.
 
         `downscale` < 1 searches a reduced copy (with the smallest face reduced alike) and maps the boxes back
         to the frame: the cascade's cost falls with the pixel count, which is what lets the edge client keep
         up with a camera on two cores."""
-        min_face = self.settings.min_face
+        min_face, max_face = sizes or (self.settings.min_face, 0)  # `sizes`: (smallest, largest) face side
         search = gray
         if downscale < 1.0:
             search = cv2.resize(gray, None, fx=downscale, fy=downscale, interpolation=cv2.INTER_AREA)
-            min_face = max(8, round(min_face * downscale))
+            min_face, max_face = max(8, round(min_face * downscale)), round(max_face * downscale)
         boxes = self.cascade.detectMultiScale(
             search,
             scaleFactor=self.settings.scale_factor,
             minNeighbors=self.settings.min_neighbors,
             minSize=(min_face, min_face),
+            maxSize=(max_face, max_face),
         )
         found = [tuple(int(round(v / downscale)) for v in b) for b in boxes]
         return sorted((_clip(b, gray.shape) for b in found), key=lambda b: -b[2] * b[3])

@@ -1,4 +1,9 @@
-"""Small filesystem adapters shared by every stage: atomic writes, so a killed stage leaves nothing half-written."""
+"""Small filesystem adapters shared by every stage: atomic writes, so a killed stage leaves nothing half-written.
+
+A write goes to a temporary file beside the target, is flushed to disk (fsync), given the permissions a normal
+file would get under the user's umask (mkstemp's are 0600, which made reports unreadable to the team), and
+then renamed over the target; the directory entry is flushed too, so a crash keeps the old or the new file.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _fsync(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
+        _fsync_dir(target.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -35,14 +43,38 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        for path in (tmp, *tmp.rglob("*")):
+            if path.is_file():
+                _fsync(path)
+        os.chmod(tmp, 0o777 & ~_umask())
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():
             target.rename(old)
         tmp.rename(target)
+        _fsync_dir(target.parent)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: set it straight back
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -156,3 +156,69 @@ def test_reduced_frame_search_finds_the_faces_a_full_resolution_search_finds():
                     assert any(iou(box, r) > 0.5 for r in reduced), (count, jitter, box, full, reduced)
             assert all(0 <= x and 0 <= y and x + w <= 640 and y + h <= 480 for x, y, w, h in reduced)
     assert checked >= 12
+
+
+def test_an_answer_that_is_not_one_for_the_faces_sent_is_a_failed_request():
+    """A 200 with the wrong number of faces (or no probabilities) used to crash the tracker; now the frame is
+    unclassified and the client backs off, as for any failed request. Served by a real HTTP server."""
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from fer_platform.edge.client import PredictClient, ServiceUnavailable
+
+    answers = iter([{"faces": []}, {"faces": [{"label": "happy"}]}, "not json",
+                    {"faces": [{"probabilities": {e: 1 / 7 for e in ("angry", "disgust", "fear", "happy", "sad",
+                                                                      "surprise", "neutral")}}]}])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["content-length"]))
+            answer = next(answers)
+            body = answer.encode() if isinstance(answer, str) else _json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = PredictClient(f"http://127.0.0.1:{server.server_port}", backoff_initial=0.0, backoff_max=0.0)
+    try:
+        crops = np.zeros((1, 48, 48), np.uint8)
+        for _ in range(3):
+            try:
+                client.submit(crops).result(timeout=10)
+                raise AssertionError("a malformed answer was accepted")
+            except ServiceUnavailable as err:
+                assert "malformed response" in str(err)
+        assert client.failures == 3
+        assert client.submit(crops).result(timeout=10).shape == (1, 7)  # a well-formed answer is used
+    finally:
+        client.close()
+        server.shutdown()
+
+
+def test_no_display_and_a_service_down_all_along_get_their_own_exit_codes(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from fer_platform.edge.cli import EXIT_NO_SERVICE, EXIT_USAGE
+    from fer_platform.edge.demo import generate
+    from tests.conftest import SHARED_FER
+
+    generate(SHARED_FER, tmp_path / "demo.mp4", frames_per_segment=2)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["--video", str(tmp_path / "demo.mp4")]) == EXIT_USAGE
+    assert "use --no-display" in capsys.readouterr().err
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["--video", str(tmp_path / "demo.mp4"), "--no-display", "--url", f"http://127.0.0.1:{port}",
+                 "--timeout", "0.5"])
+    assert code == EXIT_NO_SERVICE
+    assert "classified none" in capsys.readouterr().err

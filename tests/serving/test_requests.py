@@ -42,6 +42,9 @@ def test_both_encodings_decode_to_the_same_uint8_faces(small_dataset):
     ((np.ones((1, 48, 48)) / 2).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
     ((np.full((1, 48, 48), 300)).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
     ((np.full((1, 48, 48), -1)).tolist(), None, HTTPStatus.UNPROCESSABLE_ENTITY, "integers 0..255"),
+    ([[["7"] * 48] * 48], None, HTTPStatus.UNPROCESSABLE_ENTITY, "got strings"),
+    ([[[None] * 48] * 48], None, HTTPStatus.UNPROCESSABLE_ENTITY, "got nulls"),
+    ([[[True] * 48] * 48], None, HTTPStatus.UNPROCESSABLE_ENTITY, "got booleans"),
 ])
 def test_malformed_faces_get_their_status_and_message(faces, faces_b64, status, message):
     with pytest.raises(RequestError) as caught:
@@ -56,19 +59,65 @@ def _png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def test_images_decode_and_their_limits_hold():
+def _jpeg_with_orientation(image: np.ndarray, orientation: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    picture = Image.fromarray(image)
+    exif = picture.getexif()
+    exif[0x0112] = orientation  # EXIF Orientation, as phones write it
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_images_decode_to_upright_grayscale_and_their_limits_hold():
     frame = np.full((120, 160, 3), 90, np.uint8)
     decoded = decode_image(_png(frame), max_bytes=1_000_000, max_side=4096)
-    assert decoded.shape == (120, 160, 3) and decoded.dtype == np.uint8
+    assert decoded.shape == (120, 160) and decoded.dtype == np.uint8
     sixteen_bit = decode_image(_png(np.full((20, 20), 4000, np.uint16)), max_bytes=1_000_000, max_side=4096)
-    assert sixteen_bit.dtype == np.uint8  # rescaled to 8 bits, not truncated
+    assert sixteen_bit.dtype == np.uint8
+    landscape = np.zeros((40, 80), np.uint8)
+    upright = decode_image(_jpeg_with_orientation(landscape, 6), max_bytes=1_000_000, max_side=4096)
+    assert upright.shape == (80, 40)  # a phone's portrait photo, stored sideways, is read upright
     cases = [
         (b"", {}, HTTPStatus.BAD_REQUEST, "empty"),
-        (b"definitely not an image", {}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "not a decodable image"),
+        (b"definitely not an image", {}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "not a JPEG or PNG"),
+        (b"II*\x00" + bytes(100), {}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "not a JPEG or PNG"),  # TIFF
+        (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(100), {}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+         "not a JPEG or PNG"),  # JPEG 2000
+        (_png(frame)[:20], {}, HTTPStatus.BAD_REQUEST, "truncated"),
+        (_png(frame)[:60], {}, HTTPStatus.BAD_REQUEST, "does not decode"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(10), {}, HTTPStatus.BAD_REQUEST, "JPEG upload is"),
         (_png(frame), {"max_bytes": 100}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the limit is 100"),
         (_png(frame), {"max_side": 100}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "longest side limit is 100"),
+        (_png(frame), {"max_pixels": 10_000}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "19200 pixels"),
     ]
     for data, limits, status, message in cases:
         with pytest.raises(RequestError) as caught:
             decode_image(data, **{"max_bytes": 1_000_000, "max_side": 4096, **limits})
         assert caught.value.status == status and message in str(caught.value), (status, str(caught.value))
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_without_decoding():
+    import time
+    import zlib
+
+    # A real 16384x16384 PNG of zeros: 261 KB on the wire, 268 MB once decoded.
+    side = 16384
+    row, packer = b"\x00" + bytes(side), zlib.compressobj(9)
+    raw = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = b"\x89PNG\r\n\x1a\n"
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+    png = header + chunk(b"IHDR", side.to_bytes(4, "big") * 2 + b"\x08\x00\x00\x00\x00") + chunk(b"IDAT", raw) \
+        + chunk(b"IEND", b"")
+    assert len(png) < 1_000_000
+    began = time.perf_counter()
+    with pytest.raises(RequestError) as caught:
+        decode_image(png, max_bytes=8_000_000, max_side=4096)
+    assert caught.value.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE and "16384x16384" in str(caught.value)
+    assert time.perf_counter() - began < 0.05  # refused from the header: nothing was decoded

@@ -89,13 +89,22 @@ def test_info_describes_the_served_model(server):
     assert info["runtime"].startswith("onnxruntime") and info["limits"]["max_in_flight"] >= 1
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG claiming this size (a decompression bomb's header: refused before decoding)."""
+    import zlib
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x00\x00\x00\x00"
+    return (b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr
+            + zlib.crc32(b"IHDR" + ihdr).to_bytes(4, "big") + bytes(64))
+
+
 def test_health_and_metrics_routes(server):
     for route in ("/livez", "/readyz", "/metrics"):
         assert httpx.get(f"{server.url}{route}", timeout=10).status_code == 200, route
 
 
 @pytest.mark.parametrize("case, status, message", [
-    ("non_image", 415, "not a decodable image"),
+    ("non_image", 415, "not a JPEG or PNG"),
     ("empty_upload", 400, "empty image upload"),
     ("oversized_upload", 413, "the limit is"),
     ("empty_faces", 400, "at least one face"),
@@ -107,6 +116,13 @@ def test_health_and_metrics_routes(server):
     ("bad_base64", 400, "not valid base64"),
     ("too_many_faces", 413, "the limit is 64"),
     ("invalid_json", 400, "json"),
+    ("multipart_to_predict", 415, "takes application/json"),
+    ("multipart_to_info", 415, "takes application/json"),
+    ("strings_in_faces", 422, "got strings"),
+    ("nulls_in_faces", 422, "got nulls"),
+    ("tiff_upload", 415, "not a JPEG or PNG"),
+    ("png_bomb", 413, "16384x16384"),
+    ("predict_body_over_limit", 413, "the limit is"),
 ])
 def test_malformed_input_gets_a_4xx_and_the_service_keeps_answering(server, faces, case, status, message):
     images, _ = faces
@@ -128,9 +144,50 @@ def test_malformed_input_gets_a_4xx_and_the_service_keeps_answering(server, face
             np.zeros((65, 48, 48), np.uint8).tobytes()).decode()),
         "invalid_json": lambda: httpx.post(f"{url}/predict", content=b"{not json", timeout=30,
                                            headers={"content-type": "application/json"}),
+        "multipart_to_predict": lambda: httpx.post(f"{url}/predict", files={"faces": ("f.bin", b"\xff\xfe\x00",
+                                                                                       "application/octet-stream")}),
+        "multipart_to_info": lambda: httpx.post(f"{url}/info", files={"x": ("x.bin", b"\x80\x81", "image/png")}),
+        "strings_in_faces": lambda: post_predict(url, faces=[[["7"] * 48] * 48]),
+        "nulls_in_faces": lambda: post_predict(url, faces=[[[None] * 48] * 48]),
+        "tiff_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.tif", b"II*\x00" + bytes(200),
+                                                                            "image/tiff")}),
+        "png_bomb": lambda: httpx.post(f"{url}/detect", files={"image": ("bomb.png", _png_header(16384, 16384),
+                                                                         "image/png")}),
+        "predict_body_over_limit": lambda: httpx.post(f"{url}/predict", content=b"{" + b" " * 8_100_000 + b"}",
+                                                      headers={"content-type": "application/json"}, timeout=30),
     }
     r = requests[case]()
     assert r.status_code == status, (case, r.status_code, r.text)
     assert message.lower() in r.text.lower(), r.text
     ok = post_predict(url, faces=images[:1].tolist())
     assert ok.status_code == 200
+
+
+def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(packaged, faces, tmp_path):
+    import subprocess
+    import sys
+
+    from fer_platform.edge.demo import generate
+    from tests.conftest import SHARED_FER
+    from tests.quick_project import Server
+
+    root, env = packaged
+    srv = Server(root, {**env, "FER_API_TOKEN": "team-secret"})
+    srv.start()
+    try:
+        images, _ = faces
+        body = {"faces": images[:1].tolist()}
+        assert httpx.post(f"{srv.url}/predict", json=body, timeout=30).status_code == 401
+        bearer = {"authorization": "Bearer team-secret"}
+        assert httpx.post(f"{srv.url}/predict", json=body, headers=bearer, timeout=30).status_code == 200
+        assert httpx.get(f"{srv.url}/readyz", timeout=10).status_code == 200
+        generate(SHARED_FER, tmp_path / "demo.mp4", frames_per_segment=3)
+        out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", "--video", str(tmp_path / "demo.mp4"),
+                              "--url", srv.url, "--no-display", "--jsonl", "-"], capture_output=True, text=True,
+                             timeout=300, env={**env, "FER_API_TOKEN": "team-secret"})
+        assert out.returncode == 0, out.stderr
+        records = [json.loads(line) for line in out.stdout.splitlines()]
+        assert any(r["faces"] and r["classified"] for r in records)
+        assert "team-secret" not in out.stderr and "team-secret" not in (root / f"serve-{srv.port}.log").read_text()
+    finally:
+        srv.stop()

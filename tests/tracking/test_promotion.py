@@ -69,3 +69,31 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     tags = client.get_model_version("fer-test", "3").tags
     assert tags["promotion.decision"] == CHALLENGER and "champion kept" in tags["promotion.reason"]
     assert np.isclose(worse.champion_publictest_accuracy, strong_acc)  # champion re-scored on these images
+
+
+def test_a_registry_that_cannot_be_read_is_never_taken_for_one_without_a_champion(tmp_path, monkeypatch):
+    """A locked or broken store must fail the stage, not make any candidate (or the bootstrap) champion."""
+    import sqlite3
+
+    from fer_platform.tracking.model_versions import aliased_version
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    assert aliased_version("fer-test", CHAMPION) is None  # an empty registry: definitely no champion
+    from mlflow import MlflowClient
+
+    MlflowClient().create_registered_model("fer-test")
+    assert aliased_version("fer-test", CHAMPION) is None  # a model without the alias: no champion either
+    lock = sqlite3.connect(store, timeout=0)
+    lock.execute("PRAGMA locking_mode = EXCLUSIVE")
+    lock.execute("BEGIN EXCLUSIVE")  # another process holds the store
+    try:
+        import pytest
+        from mlflow.exceptions import MlflowException
+
+        with pytest.raises(MlflowException, match="(?i)locked"):
+            aliased_version("fer-test", CHAMPION)
+    finally:
+        lock.rollback()
+        lock.close()

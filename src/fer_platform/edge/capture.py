@@ -90,12 +90,7 @@ class FrameReader:
 
     def _deliver(self, frame: CapturedFrame) -> None:
         if not self.live:
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(frame, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+            self._put(frame)
             return
         with self._ready:
             if self._latest is not None:
@@ -105,13 +100,17 @@ class FrameReader:
 
     def _end(self) -> None:
         if not self.live:
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(None, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+            self._put(None)
             return
         with self._ready:
             self._ended = True
             self._ready.notify()
+
+    def _put(self, item: CapturedFrame | None) -> None:
+        """Wait for room in the queue, but give up once stop() was called (the loop has gone)."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue

@@ -1,29 +1,37 @@
 """fer-edge: Haar-crop faces from a camera or video, classify them on the service, smooth per face, draw.
 
-Exit codes: 0 done; 2 bad arguments; 3 the camera/video cannot be opened; 4 an output cannot be written.
-The service being down is not an error: frames are marked unclassified and the client reconnects.
+Exit codes: 0 done; 2 bad arguments (or no display for the window); 3 the camera/video cannot be opened; 4 an
+output cannot be written; 5 faces were found but the service classified none of them (it was down throughout).
+The service being down for a while is not an error: frames are marked unclassified and the client reconnects.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from fer_platform import version
 from fer_platform.contract import EDGE_MIN_FACE
 
-EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT = 0, 2, 3, 4
+EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT, EXIT_NO_SERVICE = 0, 2, 3, 4, 5
+TOKEN_ENV = "FER_API_TOKEN"  # the service reads the same variable
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fer-edge", description=__doc__.split("\n\n")[0],
-                                     epilog="exit codes: 0 ok, 2 bad arguments, 3 source cannot be opened, "
-                                            "4 output cannot be written")
+                                     epilog="exit codes: 0 ok, 2 bad arguments or no display, 3 source cannot be "
+                                            "opened, 4 output cannot be written, 5 nothing was classified "
+                                            "(service unreachable)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, metavar="INDEX", help="camera index (e.g. 0)")
     source.add_argument("--video", metavar="PATH", help="a video file")
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="service URL (default: %(default)s)")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                        help=f"bearer token of a service that requires one (default: ${TOKEN_ENV})")
     parser.add_argument("--no-display", action="store_true", help="no window (headless)")
     parser.add_argument("--jsonl", metavar="PATH|-", help="write one JSON object per frame ('-' = stdout)")
     parser.add_argument("--output", metavar="PATH", help="write the annotated video (e.g. annotated.mp4)")
@@ -32,16 +40,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="play a --video at its own frame rate, as a camera would deliver it")
     parser.add_argument("--window", type=_positive, default=10, help="smoothing window in frames (default 10)")
     parser.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
-    parser.add_argument("--max-in-flight", type=_positive, default=4, help="pipelined requests (default 4)")
+    parser.add_argument("--max-in-flight", type=_positive, metavar="N",
+                        help="requests out at once (default: 1 for a camera or --realtime, where a deeper pipeline "
+                             "only adds latency; 4 for a file, where it adds throughput)")
     parser.add_argument("--min-face", type=_positive, default=EDGE_MIN_FACE,
                         help="smallest face side in pixels; frames are searched at the scale where this is the "
                              "cascade's 24 px window (default %(default)s: half size)")
+    parser.add_argument("--full-scan-every", type=_positive, default=30, metavar="N",
+                        help="search the whole frame every N frames; in between, only around the faces of the "
+                             "last frame (default %(default)s; 1 = always the whole frame)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_in_flight is None:
+        args.max_in_flight = 1 if args.video is None or args.realtime else 4
+    return args
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -49,6 +68,11 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not args.no_display and headless:
+        # OpenCV's window would abort the process (exit 134, Qt noise) on a machine without a display.
+        print("fer-edge: no display for the window: use --no-display (and --jsonl or --output)", file=sys.stderr)
+        return EXIT_USAGE
     # After parsing, not at the top: OpenCV takes a moment to import and `fer-edge --help` stays instant.
     from fer_platform.edge.loop import EdgeLoop, open_source
 
@@ -73,7 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as err:
             print(f"fer-edge: cannot write --stats {args.stats}: {err}", file=sys.stderr)
             return EXIT_OUTPUT
-    return EXIT_OK if ok else EXIT_OUTPUT
+    if not ok:
+        return EXIT_OUTPUT
+    if summary["frames_with_faces"] and not summary["frames_classified"]:
+        print(f"fer-edge: the service at {args.url} classified none of the {summary['frames_with_faces']} frames "
+              f"with faces (is `bentoml serve` running there?)", file=sys.stderr)
+        return EXIT_NO_SERVICE
+    return EXIT_OK
 
 
 def _open_jsonl(target: str | None):

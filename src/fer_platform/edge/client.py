@@ -19,9 +19,10 @@ class ServiceUnavailable(RuntimeError):
 
 class PredictClient:
     def __init__(self, url: str, timeout: float = 5.0, max_in_flight: int = 4,
-                 backoff_initial: float = 0.25, backoff_max: float = 4.0):
+                 backoff_initial: float = 0.25, backoff_max: float = 4.0, token: str | None = None):
         self.url = url.rstrip("/")
-        self.http = httpx.Client(timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
         self.pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="fer-edge-http")
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self._backoff = 0.0
@@ -46,11 +47,15 @@ class PredictClient:
         if response.status_code != 200:
             self._failed(f"HTTP {response.status_code}: {response.text[:200]}")
             raise ServiceUnavailable(f"HTTP {response.status_code}")
+        try:
+            probabilities = _probabilities(response.json(), len(crops))
+        except (ValueError, KeyError, TypeError) as err:  # a 200 that is not the answer is still a failure
+            self._failed(f"malformed response: {err}")
+            raise ServiceUnavailable(f"malformed response: {err}") from None
         if self._backoff:
             print(f"fer-edge: service at {self.url} is back", file=sys.stderr)
         self._backoff = 0.0
-        faces = response.json()["faces"]
-        return np.array([[f["probabilities"][e] for e in EMOTIONS] for f in faces], dtype=np.float32)
+        return probabilities
 
     def _failed(self, why: str) -> None:
         self.failures += 1
@@ -61,3 +66,14 @@ class PredictClient:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.http.close()
+
+
+def _probabilities(body, expected: int) -> np.ndarray:
+    """(N, 7) probabilities from a /predict answer, or ValueError when it is not one for these N faces."""
+    faces = body["faces"]
+    if not isinstance(faces, list) or len(faces) != expected:
+        raise ValueError(f"{len(faces) if isinstance(faces, list) else 'no'} faces for {expected} sent")
+    probs = np.array([[float(f["probabilities"][e]) for e in EMOTIONS] for f in faces], dtype=np.float32)
+    if not np.all(np.isfinite(probs)) or (probs < 0).any():
+        raise ValueError("probabilities that are not finite and non-negative")
+    return probs

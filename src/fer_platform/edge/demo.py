@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_platform import version
 from fer_platform.edge.face_tracks import iou
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
@@ -135,6 +136,7 @@ def generate_steady(fer_root: Path, out: Path, faces: int, frames: int, fps: flo
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.edge.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
     parser.add_argument("--frames-per-segment", type=int, default=15)

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_platform.edge.capture import NOTHING_YET, CapturedFrame, FrameReader
 from fer_platform.edge.client import PredictClient
+from fer_platform.edge.face_search import FaceSearch
 from fer_platform.edge.face_tracks import Box, FaceTracker, Track
 from fer_platform.edge.overlay import draw
 from fer_platform.edge.run_stats import RunStats
@@ -56,9 +57,10 @@ class EdgeLoop:
         live = not from_file or args.realtime  # a camera, or a file played as one: drop, never queue
         self.reader = FrameReader(capture, live=live, paced_fps=self.fps_in if from_file and args.realtime else None,
                                   max_frames=args.max_frames, from_file=from_file)
-        self.detector = FaceDetector(DetectorSettings(min_face=args.min_face))
-        self.downscale = self.detector.lossless_downscale()
-        self.client = PredictClient(args.url, timeout=args.timeout, max_in_flight=args.max_in_flight)
+        detector = FaceDetector(DetectorSettings(min_face=args.min_face))
+        self.search = FaceSearch(detector, detector.lossless_downscale(), full_every=args.full_scan_every)
+        self.client = PredictClient(args.url, timeout=args.timeout, max_in_flight=args.max_in_flight,
+                                    token=args.token)
         self.tracker = FaceTracker(window=args.window)
         self.stats = RunStats()
         self.writer: cv2.VideoWriter | None = None
@@ -78,7 +80,8 @@ class EdgeLoop:
             while not quit_requested:
                 # A frame is finished as soon as its answer is in, not when the next frame arrives: that wait
                 # would add up to a frame interval to every capture-to-label latency.
-                while pending and (pending[0].ready() or len(pending) > self.args.max_in_flight):
+                # At most --max-in-flight requests out: a deeper pipeline only queues frames in the service.
+                while pending and (pending[0].ready() or len(pending) >= self.args.max_in_flight):
                     if self.finish(pending.popleft()):
                         quit_requested = True
                         break
@@ -111,7 +114,7 @@ class EdgeLoop:
         with self.stats.stage("decode"):
             gray = to_gray(image)
         with self.stats.stage("detect"):
-            return gray, self.detector.detect(gray, self.downscale)
+            return gray, self.search.find(gray)
 
     def submit(self, captured: CapturedFrame) -> PendingFrame:
         """Detect faces and send their crops without waiting for the answer."""

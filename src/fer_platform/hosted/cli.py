@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fer_platform import hosted, paths
+from fer_platform import hosted, paths, version
 from fer_platform.config import ConfigError, load_params
 from fer_platform.data.dataset import DataError
 from fer_platform.hosted.host import train_many, train_one
@@ -17,6 +17,7 @@ from fer_platform.hosted.importer import ResultsMismatch, import_results
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.hosted", description=hosted.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="(on the host) train architectures in parallel processes")
     train.add_argument("--images-pack", type=Path, required=True)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from fer_platform import version
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.lineage import lineage_tags
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
     python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR"""
     parser = argparse.ArgumentParser(prog="python -m fer_platform.release")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     export = sub.add_parser("export", help="write release/ from a training checkpoint directory")
     export.add_argument("--arch", required=True)

@@ -13,12 +13,10 @@ import cv2
 import numpy as np
 
 from fer_platform.contract import IMAGE_SHAPE, NUM_PIXELS
+from fer_platform.serving.errors import RequestError
+from fer_platform.serving.image_header import image_size
 
-
-class RequestError(ValueError):
-    def __init__(self, status: HTTPStatus, message: str):
-        super().__init__(message)
-        self.status = status
+__all__ = ["RequestError", "decode_faces", "decode_image"]
 
 
 def decode_faces(faces: list | None, faces_b64: str | None, max_faces: int) -> np.ndarray:
@@ -57,10 +55,12 @@ def decode_faces(faces: list | None, faces_b64: str | None, max_faces: int) -> n
         if values.ndim != 3 or values.shape[1:] != IMAGE_SHAPE:
             raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
                                f"faces has shape {values.shape}; expected (N, 48, 48) grayscale")
-        if values.dtype.kind not in "iu" or values.min() < 0 or values.max() > 255:
+        if values.dtype.kind not in "iu":  # strings, nulls, floats, booleans: no range to report
             raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
-                               f"faces must be integers 0..255 (uint8), got dtype {values.dtype} "
-                               f"range {values.min()}..{values.max()}")
+                               f"faces must be integers 0..255 (uint8), got {_kind(values)}")
+        if values.min() < 0 or values.max() > 255:
+            raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY,
+                               f"faces must be integers 0..255 (uint8), got range {values.min()}..{values.max()}")
         array = values.astype(np.uint8)
     if len(array) > max_faces:
         raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -68,19 +68,29 @@ def decode_faces(faces: list | None, faces_b64: str | None, max_faces: int) -> n
     return array
 
 
-def decode_image(data: bytes, max_bytes: int, max_side: int) -> np.ndarray:
-    """A JPEG/PNG upload -> BGR/gray array, with 400/413/415 for empty, oversized and non-image bodies."""
+def _kind(values: np.ndarray) -> str:
+    names = {"f": "floating-point numbers", "U": "strings", "S": "strings", "O": "nulls or mixed values",
+             "b": "booleans"}
+    return names.get(values.dtype.kind, f"values of type {values.dtype}")
+
+
+def decode_image(data: bytes, max_bytes: int, max_side: int, max_pixels: int | None = None) -> np.ndarray:
+    """A JPEG/PNG upload -> grayscale uint8, upright (EXIF orientation applied). Size limits are checked on
+    the header before decoding: 400 empty or truncated, 413 too large, 415 not a JPEG or PNG."""
     if not data:
         raise RequestError(HTTPStatus.BAD_REQUEST, "empty image upload")
     if len(data) > max_bytes:
         raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                            f"image upload is {len(data)} bytes; the limit is {max_bytes}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "upload is not a decodable image (send JPEG or PNG)")
-    if max(image.shape[:2]) > max_side:
+    kind, width, height = image_size(data)
+    if max(width, height) > max_side:
         raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                           f"image is {image.shape[1]}x{image.shape[0]}; the longest side limit is {max_side}")
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+                           f"image is {width}x{height}; the longest side limit is {max_side}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+    # Grayscale is all detection needs; this flag also applies EXIF orientation (phone photos stand upright).
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"{kind.upper()} upload is corrupt: it does not decode")
     return image

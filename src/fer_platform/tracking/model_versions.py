@@ -25,11 +25,24 @@ def client() -> MlflowClient:
 
 
 def aliased_version(registered_model: str, alias: str) -> ModelVersion | None:
-    """The version `alias` points to, or None when the registry has no such alias (or model)."""
+    """The version `alias` points to, or None when the registry definitely has no such alias (or model).
+
+    Fails closed: any other error (a locked SQLite store, a tracking server that is down) is raised, never
+    read as "no champion yet", which would let any candidate, or the bootstrap, replace the team's champion."""
     try:
         return client().get_model_version_by_alias(registered_model, alias)
-    except MlflowException:
-        return None
+    except MlflowException as err:
+        if _is_missing_alias(err, registered_model, alias):
+            return None
+        raise
+
+
+def _is_missing_alias(err: MlflowException, registered_model: str, alias: str) -> bool:
+    message = str(err)
+    if err.error_code == "RESOURCE_DOES_NOT_EXIST":  # no such registered model
+        return registered_model in message
+    # MLflow reports an unknown alias as an invalid parameter; only that message means "no such alias".
+    return err.error_code == "INVALID_PARAMETER_VALUE" and f"alias {alias} not found" in message
 
 
 def register_version(registered_model: str, model_uri: str, alias: str, tags: dict[str, str]) -> str:

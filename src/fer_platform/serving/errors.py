@@ -1,0 +1,11 @@
+"""The error request validation raises: a 4xx status and a message for the client."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class RequestError(ValueError):
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status

@@ -1,0 +1,136 @@
+"""ASGI middlewares in front of the API, so a request is judged before BentoML parses its body.
+
+OverloadGuard: answer 503 with Retry-After at once instead of queuing without bound (a queued request is a
+late one: a camera client has a newer frame by then). Requests to the model-bound routes beyond `limit` in
+flight are refused before their body is read, and every 503 leaving the service (also the adaptive batcher's
+"process is overloaded") carries `Retry-After`, so clients back off instead of retrying at once.
+
+TokenGuard: with FER_API_TOKEN set, every route but the probes needs that bearer token.
+
+BodyGuard: each route gets only the body kind it takes (a multipart form sent to a JSON route made BentoML
+fail with a 500) and at most `max_bytes`, counted as the body streams in (no Content-Length needed).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OverloadGuard:
+    def __init__(self, app, limit: int, paths: Iterable[str], retry_after_s: int = 1):
+        self.app, self.limit, self.paths, self.retry_after = app, limit, frozenset(paths), str(retry_after_s)
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            await self._refuse(send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, self._with_retry_after(send))
+        finally:
+            self.in_flight -= 1
+
+    def _with_retry_after(self, send: Send) -> Send:
+        async def wrapped(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"retry-after", self.retry_after.encode())]}
+            await send(message)
+
+        return wrapped
+
+    async def _refuse(self, send: Send) -> None:
+        await respond(send, 503, f"overloaded: {self.limit} requests in flight; retry after {self.retry_after} s",
+                      [(b"retry-after", self.retry_after.encode())])
+
+
+class BodyGuard:
+    """`routes` maps a path to the content type it takes (e.g. "application/json", "multipart/form-data")."""
+
+    def __init__(self, app, routes: dict[str, str], max_bytes: int):
+        self.app, self.routes, self.max_bytes = app, routes, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        expected = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if expected is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and kind != expected:
+            await respond(send, 415, f"{scope['path']} takes {expected}, not {kind}")
+            return
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await respond(send, 413, f"request body is {declared} bytes; the limit is {self.max_bytes}")
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        seen, started = 0, False
+
+        class TooLarge(Exception):
+            pass
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge
+            return message
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except TooLarge:
+            if not started:
+                await respond(send, 413, f"request body is over the limit of {self.max_bytes} bytes")
+
+
+class TokenGuard:
+    """Optional bearer-token authentication: when a token is configured (FER_API_TOKEN), every route but the
+    health and metrics probes needs `Authorization: Bearer <token>`. The token is compared in constant time and
+    never logged or echoed."""
+
+    OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.token or scope["path"] in self.OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"authorization", b"")
+        scheme, _, credential = given.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(credential.strip(), self.token):
+            await respond(send, 401, "missing or wrong bearer token (send Authorization: Bearer <token>)",
+                          [(b"www-authenticate", b"Bearer")])
+            return
+        await self.app(scope, receive, send)
+
+
+async def respond(send: Send, status: int, error: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """A JSON error response {"error": ...} (the shape of every error this service sends)."""
+    body = json.dumps({"error": error}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,107 @@
+"""The ASGI guards in front of the service: a quick 503 with Retry-After beyond the in-flight limit; only the
+body kind a route takes, and no more than the byte limit."""
+
+import asyncio
+
+import httpx
+
+from fer_platform.serving.guards import BodyGuard, OverloadGuard
+
+
+def test_requests_beyond_the_limit_get_503_with_retry_after_at_once():
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        if scope["path"] == "/predict":
+            await release.wait()
+        status = 503 if scope["path"] == "/busy" else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = OverloadGuard(slow_app, limit=2, paths=("/predict", "/busy"))
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = [asyncio.create_task(client.post("/predict")) for _ in range(2)]
+            while app.in_flight < 2:
+                await asyncio.sleep(0.001)
+            refused = await asyncio.wait_for(client.post("/predict"), timeout=1)  # not queued behind the two
+            health = await client.get("/livez")  # other routes are never refused
+            release.set()
+            answered = await asyncio.gather(*held)
+            busy = await client.post("/busy")  # a 503 from the service itself also says when to retry
+            return refused, health, answered, busy
+
+    refused, health, answered, busy = asyncio.run(scenario())
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert "overloaded" in refused.json()["error"]
+    assert health.status_code == 200
+    assert [r.status_code for r in answered] == [200, 200] and app.in_flight == 0
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+
+
+def test_each_route_takes_only_its_body_kind_and_size():
+    seen = []
+
+    async def app(scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append((scope["path"], len(body)))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = BodyGuard(app, routes={"/predict": "application/json", "/detect": "multipart/form-data"}, max_bytes=1000)
+
+    async def chunks(n: int, size: int):
+        for _ in range(n):
+            yield b"x" * size
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test") as client:
+            return [
+                await client.post("/predict", json={"faces": []}),
+                await client.post("/predict", files={"image": ("x.jpg", b"\xff\xd8", "image/jpeg")}),
+                await client.post("/detect", json={"image": "http://example.invalid/x.jpg"}),
+                await client.post("/detect", files={"image": ("x.jpg", b"\xff\xd8", "image/jpeg")}),
+                await client.post("/predict", content=b"x" * 2000, headers={"content-type": "application/json"}),
+                await client.post("/predict", content=chunks(5, 300), headers={"content-type": "application/json"}),
+                await client.get("/livez"),
+            ]
+
+    ok, multipart_to_json, json_to_upload, upload, declared_big, streamed_big, other = asyncio.run(scenario())
+    assert ok.status_code == 200 and upload.status_code == 200 and other.status_code == 200
+    assert multipart_to_json.status_code == 415 and "takes application/json" in multipart_to_json.json()["error"]
+    assert json_to_upload.status_code == 415 and "multipart/form-data" in json_to_upload.json()["error"]
+    assert declared_big.status_code == 413 and "limit is 1000" in declared_big.json()["error"]
+    assert streamed_big.status_code == 413  # no Content-Length: counted as it streams
+    assert [path for path, _ in seen] == ["/predict", "/detect", "/livez"]
+
+
+def test_with_a_token_every_route_but_the_probes_needs_it():
+    from fer_platform.serving.guards import TokenGuard
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def scenario(guard):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test") as client:
+            return {
+                "none": (await client.post("/predict")).status_code,
+                "wrong": (await client.post("/predict", headers={"authorization": "Bearer nope"})).status_code,
+                "basic": (await client.post("/info", headers={"authorization": "Basic s3cret"})).status_code,
+                "right": (await client.post("/predict", headers={"authorization": "Bearer s3cret"})).status_code,
+                "probe": (await client.get("/readyz")).status_code,
+                "body": (await client.post("/detect")).text,
+            }
+
+    locked = asyncio.run(scenario(TokenGuard(app, token="s3cret")))
+    assert locked["none"] == locked["wrong"] == locked["basic"] == 401
+    assert locked["right"] == 200 and locked["probe"] == 200
+    assert "s3cret" not in locked["body"] and "bearer token" in locked["body"]
+    assert set(asyncio.run(scenario(TokenGuard(app, token=""))).values()) <= {200, "ok"}  # no token: open

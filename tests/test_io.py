@@ -1,0 +1,40 @@
+"""Atomic writes: all or nothing, and files the team can read (not mkstemp's 0600)."""
+
+import os
+import stat
+
+import pytest
+
+from fer_platform.io import atomic_dir, write_json, write_with
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_written_files_and_directories_get_the_umask_permissions_of_a_normal_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "report.json", {"a": 1})
+        with atomic_dir(tmp_path / "docs") as tmp:
+            (tmp / "index.html").write_text("<html></html>")
+        assert _mode(tmp_path / "report.json") == 0o644
+        assert _mode(tmp_path / "docs") == 0o755
+        os.umask(0o077)
+        write_json(tmp_path / "private.json", {"a": 1})
+        assert _mode(tmp_path / "private.json") == 0o600  # a user's stricter umask is respected
+    finally:
+        os.umask(old)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    write_json(tmp_path / "report.json", {"version": 1})
+
+    def broken(tmp):
+        tmp.write_text('{"version": 2, "half')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_with(tmp_path / "report.json", broken)
+    assert (tmp_path / "report.json").read_text().strip().endswith("}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
