@@ -52,6 +52,7 @@ bench: setup  ## the benchmark suite (minutes): JSON in bench/results/, the tabl
 	python bench/model_ceiling.py
 	python bench/service_load.py
 	python bench/edge_fps.py
+	python bench/serving_env.py
 	python bench/report.py
 
 clean:

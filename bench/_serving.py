@@ -41,18 +41,18 @@ def prepare(fer: Path = DEFAULT_FER) -> dict:
 
 
 class Server:
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, bentoml_bin: str | None = None):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.env, self.url, self.proc = env, f"http://127.0.0.1:{self.port}", None
+        self.bentoml = bentoml_bin or str(Path(sys.executable).with_name("bentoml"))
 
     def start(self, timeout: float = 180) -> float:
         """Start `bentoml serve` from the project root; seconds until /readyz answered 200."""
         began = time.perf_counter()
         log = open(HOME / "serve.log", "a")  # noqa: SIM115  (the server owns it)
-        bentoml = str(Path(sys.executable).with_name("bentoml"))
-        self.proc = subprocess.Popen([bentoml, "serve", "--host", "127.0.0.1", "--port", str(self.port)], cwd=REPO,
+        self.proc = subprocess.Popen([self.bentoml, "serve", "--host", "127.0.0.1", "--port", str(self.port)], cwd=REPO,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         while time.perf_counter() - began < timeout:
             if self.proc.poll() is not None:

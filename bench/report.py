@@ -57,6 +57,11 @@ def row(r: dict) -> str:
         result = (f"{runs}; Haar {d['full_ms_per_frame']} -> {d['reduced_ms_per_frame']} ms/frame at "
                   f"x{d['downscale']}, faces {d['full_faces']} -> {d['reduced_faces']} ({d['faces_lost_by_reducing']} lost)")
         target = ">= 30 FPS (1 face), >= 20 (3), p95 <= 100 ms"
+    elif name == "serving_env":
+        result = (f"bento env {r['serving_env_mb']:.0f} MB vs full project env {r['full_project_env_mb']:.0f} MB; "
+                  f"training stack in it: {r['training_stack_in_serving_env'] or 'none'}; served /predict "
+                  f"{r['predict_status']} ({r['label']}), /readyz {r['readyz_s']} s")
+        target = "only what serving imports, pinned"
     else:
         result, target = json.dumps({k: v for k, v in r.items() if k not in ("machine",)})[:120], ""
     return f"| {name} | {result} | {target} | {r['commit']} | {where} |"

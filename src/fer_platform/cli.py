@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from fer_platform import version
@@ -43,12 +45,39 @@ def run_stage(
     args = vars(parser.parse_args(argv))
     try:
         load_params(args["params"])  # validate once at entry: a bad config never starts a flow run
-        with _patient_ephemeral_prefect_server():
+        with stage_lock(name), _patient_ephemeral_prefect_server():
             flow(**args)
     except user_errors() as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     return EXIT_OK
+
+
+STAGE_LOCK = Path(".fer-stage.lock")  # in the project root, beside params.yaml
+
+
+@contextlib.contextmanager
+def stage_lock(name: str):
+    """One stage at a time in a project: `python -m flows.*` run by hand does not hold DVC's lock, and two
+    stages at once could interleave their writes to the same outputs. A second one waits, and says so."""
+    with open(STAGE_LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another stage"
+            print(f"{name}: waiting for {holder} to finish (lock {STAGE_LOCK})", file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"stage {name} (pid {os.getpid()})\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # Prefect's temporary API server gets 20 s to start by default; on 2 busy cores (a training running beside it)

@@ -116,3 +116,27 @@ def test_csv_out_of_range_values_and_labels(csv_lines):
     path.write_text("\n".join([*lines[:2], ",".join([label, "300" + pixels[pixels.index(" "):], usage])]) + "\n")
     with pytest.raises(DataError, match="row 2 .*pixel values must be in 0..255"):
         read_fer2013(path)
+
+
+def test_csv_with_a_byte_order_mark_reads_like_without(csv_lines, small_dataset):
+    path, lines = csv_lines
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel and some editors save "UTF-8"
+    assert read_fer2013(path).content_hash() == read_fer2013(path).content_hash()
+    assert len(read_fer2013(path)) == len(small_dataset)
+
+
+def test_csv_that_is_not_utf8_or_has_extra_fields_is_named(csv_lines):
+    path, lines = csv_lines
+    path.write_bytes(("\n".join([lines[0], lines[1] + ",r\xe9sum\xe9", *lines[2:]]) + "\n").encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        read_fer2013(path)
+    path.write_text("\n".join([lines[0], lines[1] + ",extra", *lines[2:]]) + "\n")
+    with pytest.raises(DataError, match="row 1 .*1 more field"):
+        read_fer2013(path)
+
+
+def test_a_file_that_is_not_an_image_is_named_not_skipped(fer_copy):
+    (fer_copy / "train" / "happy" / "notes.txt").write_text("not a face")
+    (fer_copy / "train" / "happy" / ".DS_Store").write_bytes(b"\x00")  # OS metadata: hidden files are ignored
+    with pytest.raises(DataError, match="notes.txt: not an image file"):
+        read_fer2013(fer_copy)

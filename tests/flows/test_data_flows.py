@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,27 @@ def test_flows_are_callable_from_python(project, small_fer):
     with prefect_test_harness(server_startup_timeout=120):
         assert ingest_flow(source=str(small_fer))["n_images"] == 126
         assert validate_flow()["success"]
+
+
+def test_a_second_stage_waits_for_the_first(project, small_fer):
+    """Stages run by hand hold no DVC lock: they take the project's stage lock, so two never interleave."""
+    import fcntl
+
+    lock = open(project / ".fer-stage.lock", "a+")  # noqa: SIM115  (held like a running stage holds it)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.write("stage train (pid 1)\n")
+    lock.flush()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(small_fer)], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = proc.stderr.readline()  # blocks until the stage says something: it must say it waits
+        assert "ingest: waiting for stage train (pid 1) to finish" in first_line, first_line
+        time.sleep(2)
+        assert proc.poll() is None and not (project / "artifacts/dataset/fer2013.npz").exists()
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert (project / "artifacts/dataset/fer2013.npz").exists()

@@ -4,7 +4,8 @@
   (the split is the file-name prefix, the label the folder name);
 - the challenge CSV: columns `emotion,pixels,Usage`, 2304 space-separated grey levels per row.
 
-Every problem raises DataError naming the file or row and what is wrong; nothing is skipped silently.
+Every problem raises DataError naming the file or row and what is wrong; nothing is skipped silently (hidden
+files such as .DS_Store, which operating systems leave in folders, are not data and are ignored).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def _list_image_files(root: Path) -> list[tuple[Path, int, int]]:
                 )
             label = EMOTIONS.index(emotion_dir.name)
             for path in sorted(emotion_dir.iterdir()):
-                if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                if path.name.startswith("."):  # hidden files are the OS's (.DS_Store), never data
                     continue
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    raise DataError(f"{path}: not an image file this reader takes ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                                    "move it out of the dataset folder")
                 prefix = path.name.split("_", 1)[0]
                 if prefix not in allowed_splits:
                     raise DataError(
@@ -97,8 +101,17 @@ def _decode_face(path: Path, root: Path) -> np.ndarray:
 
 def read_challenge_csv(path: str | Path) -> FerDataset:
     path = Path(path)
+    try:
+        return _read_csv_rows(path)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text (byte {err.start} is {err.object[err.start:err.start + 1]!r}); "
+                        "save the CSV as UTF-8") from None
+
+
+def _read_csv_rows(path: Path) -> FerDataset:
     images, labels, splits, ids = [], [], [], []
-    with open(path, newline="") as fh:
+    # utf-8-sig: a byte-order mark (as some editors write) is not part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -108,6 +121,9 @@ def read_challenge_csv(path: str | Path) -> FerDataset:
             )
         for row_no, row in enumerate(reader, start=1):
             where = f"{path}: row {row_no} (line {reader.line_num})"
+            if row.get(None):  # DictReader files fields beyond the header under None
+                raise DataError(f"{where}: {len(row[None])} more field(s) than the header's "
+                                f"{len(reader.fieldnames or [])} ({','.join(CSV_COLUMNS)})")
             images.append(_parse_pixels(row["pixels"], where))
             labels.append(_parse_emotion(row["emotion"], where))
             usage = (row["Usage"] or "").strip()

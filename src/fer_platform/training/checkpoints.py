@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from fer_platform.data.dataset import FerDataset
 from fer_platform.io import write_json, write_with
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
+SUPERSEDED = "superseded"  # checkpoints of other settings, kept (never deleted) until they train again
 
 
 def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
@@ -33,22 +35,44 @@ def fresh_state(fp: str) -> dict:
 
 
 def load_state(checkpoint_dir: Path, fp: str) -> dict:
-    """The saved state if it belongs to this fingerprint, else a fresh one (and the stale files removed)."""
-    path = checkpoint_dir / STATE
-    if not path.exists():
-        return fresh_state(fp)
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        state = {}
-    if state.get("fingerprint") != fp or not (checkpoint_dir / LAST).exists():
-        print(f"checkpoint in {checkpoint_dir} is for other params/data: starting fresh", flush=True)
+    """The saved state if it belongs to this fingerprint, else a fresh one. Nothing is deleted: a checkpoint of
+    other settings (the full recipe, when the quick profile runs) is moved to `superseded/<fingerprint>/` and
+    moved back when those settings train again, so it resumes; an unreadable one is kept there for a person."""
+    restore = checkpoint_dir / SUPERSEDED / fp
+    if (checkpoint_dir / STATE).exists() or (checkpoint_dir / LAST).exists():
+        state = _read_state(checkpoint_dir)
+        if state.get("fingerprint") == fp and (checkpoint_dir / LAST).exists():
+            if "best_selection_accuracy" in state:  # its name in checkpoints written before 2026-11-29
+                state["best_publictest_accuracy"] = state.pop("best_selection_accuracy")
+            return state
+        kept = _set_aside(checkpoint_dir, state.get("fingerprint") or f"unreadable-{int(time.time())}")
+        print(f"checkpoint in {checkpoint_dir} is for other params/data: kept in {kept}", flush=True)
+    if (restore / STATE).exists() and (restore / LAST).exists():
         for name in (LAST, BEST, STATE):
-            (checkpoint_dir / name).unlink(missing_ok=True)
-        return fresh_state(fp)
-    if "best_selection_accuracy" in state:  # its name in checkpoints written before 2026-11-29
-        state["best_publictest_accuracy"] = state.pop("best_selection_accuracy")
-    return state
+            if (restore / name).exists():
+                os.replace(restore / name, checkpoint_dir / name)
+        restore.rmdir()
+        print(f"resuming the checkpoint of these settings from {restore}", flush=True)
+        return load_state(checkpoint_dir, fp)
+    return fresh_state(fp)
+
+
+def _read_state(checkpoint_dir: Path) -> dict:
+    try:
+        state = json.loads((checkpoint_dir / STATE).read_text())
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _set_aside(checkpoint_dir: Path, name: str) -> Path:
+    """Move the checkpoint files into superseded/<name>/ (a newer copy of the same settings replaces an older)."""
+    target = checkpoint_dir / SUPERSEDED / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in (LAST, BEST, STATE):
+        if (checkpoint_dir / file).exists():
+            os.replace(checkpoint_dir / file, target / file)
+    return target
 
 
 @functools.cache
