@@ -12,7 +12,6 @@ from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary, write_evaluation
 from fer_platform.models import load_model
-from fer_platform.tracking.training_runs import log_evaluation
 
 
 @task(name="evaluate-architecture")
@@ -28,6 +27,9 @@ def evaluate_task(arch: str, params: str) -> dict:
     summary = metrics_summary(arch, reports)
     run = json.loads((model_dir / "run.json").read_text())
     if run.get("run_id"):
+        # Here, not at the top: MLflow and Keras take ~12 s to import; a wrong argument fails before that.
+        from fer_platform.tracking.training_runs import log_evaluation
+
         log_evaluation(run["run_id"], summary, files)
     return summary
 
@@ -43,7 +45,8 @@ def evaluate_flow(params: str = "params.yaml", arch: list[str] | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("evaluate", evaluate_flow, argv, arch_option)
+    return run_stage("evaluate", evaluate_flow, argv, arch_option,
+                     lambda args, params: [(paths.DATASET, "run the ingest stage first: dvc repro ingest")])
 
 
 if __name__ == "__main__":

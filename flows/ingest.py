@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         ingest_flow,
         argv,
         lambda p: p.add_argument("--source", help="override data.source: an image-folder root or a CSV"),
+        lambda args, params: [(args["source"] or params.data.source,
+                               "the FER2013 image folders or fer2013.csv; `dvc pull data.dvc` fetches the pinned copy")],
     )
 
 

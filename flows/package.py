@@ -47,7 +47,8 @@ def package_flow(params: str = "params.yaml", build: bool = True, dataset: str =
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("package", package_flow, argv, _options)
+    return run_stage("package", package_flow, argv, _options, lambda args, params: [
+        (args["dataset"], "its PrivateTest faces check the ONNX export: dvc repro ingest")])
 
 
 def _options(parser) -> None:

@@ -13,7 +13,7 @@ from fer_platform.data.dataset import load_dataset
 from fer_platform.data.splits import recipe_splits
 from fer_platform.io import write_json
 from fer_platform.labels import SELECTION
-from fer_platform.tracking.promotion import Candidate, best_candidate, promote
+from fer_platform.tracking.decision import Candidate, best_candidate
 
 
 def load_candidates(archs: list[str]) -> list[Candidate]:
@@ -35,6 +35,9 @@ def load_candidates(archs: list[str]) -> list[Candidate]:
 def promote_task(params: str) -> dict:
     loaded = load_params(params)
     candidates = load_candidates(loaded.architectures())
+    # Here, not at the top: MLflow and Keras take ~12 s to import; a wrong argument fails before that.
+    from fer_platform.tracking.promotion import promote
+
     best = best_candidate(candidates)
     selection = recipe_splits(load_dataset(paths.DATASET), loaded.train_settings(best.arch))[SELECTION]
     decision = promote(candidates, loaded.promote.registered_model, loaded.promote.min_improvement,
@@ -53,7 +56,8 @@ def promote_flow(params: str = "params.yaml") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("promote", promote_flow, argv)
+    return run_stage("promote", promote_flow, argv, None,
+                     lambda args, params: [(paths.DATASET, "run the ingest stage first: dvc repro ingest")])
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ def train_flow(params: str = "params.yaml", arch: list[str] | None = None) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("train", train_flow, argv, arch_option)
+    return run_stage("train", train_flow, argv, arch_option,
+                     lambda args, params: [(paths.DATASET, "run the ingest stage first: dvc repro ingest")])
 
 
 if __name__ == "__main__":

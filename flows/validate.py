@@ -36,7 +36,8 @@ def validate_flow(params: str = "params.yaml") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("validate", validate_flow, argv)
+    return run_stage("validate", validate_flow, argv, None,
+                     lambda args, params: [(paths.DATASET, "run the ingest stage first: dvc repro ingest")])
 
 
 if __name__ == "__main__":

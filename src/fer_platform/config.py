@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fer_platform.config_errors import problems, render
 from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
 from fer_platform.labels import SPLITS
 
@@ -148,7 +149,9 @@ class Params(Settings):
         try:
             TrainSettings.model_validate({**placeholders, **common})
         except ValidationError as err:
-            raise ConfigError(f"invalid train.common:\n{err}") from None
+            items = problems(err, ("train", "common"))
+            raise ConfigError("invalid train.common: " + "; ".join(f"{'.'.join(k)}: {m}" for k, m in items),
+                              items) from None
 
     def train_settings(self, arch: str) -> TrainSettings:
         archs = self.train.get("archs", {})
@@ -159,11 +162,24 @@ class Params(Settings):
         try:
             return TrainSettings.model_validate(merged)
         except ValidationError as err:
-            raise ConfigError(f"invalid train settings for {arch!r}:\n{err}") from None
+            own = archs[arch] or {}
+
+            def place(loc: tuple[str, ...]) -> tuple[str, ...]:  # where the bad value is set: the arch or common
+                return ("train", "archs", arch, *loc) if _has_dotted(own, ".".join(loc)) or loc[0] not in \
+                    self.train.get("common", {}) else ("train", "common", *loc)
+
+            items = problems(err, place=place)
+            raise ConfigError(f"invalid train settings for {arch!r}: "
+                              + "; ".join(f"{'.'.join(k)}: {m}" for k, m in items), items) from None
 
 
 class ConfigError(ValueError):
-    """params.yaml is missing, unreadable or does not match the schema."""
+    """params.yaml is missing, unreadable or does not match the schema. `items` are (key, message) pairs that
+    load_params turns into `file:line: key: message` lines."""
+
+    def __init__(self, message: str, items: list | None = None):
+        super().__init__(message)
+        self.items = items or []
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -231,9 +247,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
         params = Params.model_validate(raw)
+        params.validate_common()
+        for arch in params.architectures():  # fail at entry, not half-way through a pipeline
+            params.train_settings(arch)
     except ValidationError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    params.validate_common()
-    for arch in params.architectures():  # fail at entry, not half-way through a pipeline
-        params.train_settings(arch)
+        raise ConfigError(render(path, path.read_text(), problems(err))) from None
+    except ConfigError as err:
+        if not err.items:
+            raise
+        raise ConfigError(render(path, path.read_text(), err.items), err.items) from None
     return params

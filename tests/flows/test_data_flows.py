@@ -102,3 +102,19 @@ def test_a_second_stage_waits_for_the_first(project, small_fer):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert (project / "artifacts/dataset/fer2013.npz").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["flows.ingest", "--source", "/nonexistent/fer2013.csv"], "ingest: error: /nonexistent/fer2013.csv: not found"),
+    (["flows.train", "--arch", "nope"], "train: error: no train.archs.nope in params; configured: cnn"),
+    (["flows.evaluate", "--arch", "cnn"], "evaluate: error: artifacts/dataset/fer2013.npz: not found (run the ingest"),
+])
+def test_wrong_arguments_and_missing_inputs_fail_in_one_line_before_any_flow_starts(project, argv, message):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    began = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", *argv], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith(message), out.stderr  # one line, nothing else
+    assert "prefect" not in out.stderr.lower() and time.perf_counter() - began < 30  # no flow run was started

@@ -14,8 +14,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from fer_platform.tracking import store
+from fer_platform.tracking.decision import CHALLENGER, CHAMPION
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+__all__ = ["CHALLENGER", "CHAMPION", "aliased_version", "downloaded_version", "log_to_run", "register_version"]
 DESCRIPTION = "FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
 
 

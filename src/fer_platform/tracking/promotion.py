@@ -1,6 +1,6 @@
 """Promotion in the MLflow model registry: register the best candidate, gate `champion` behind a margin, record why.
 
-The decision is a pure function (`decide`); `promote` is the adapter that reads and writes the registry.
+The decision is pure logic (tracking.decision); `promote` is the adapter that reads and writes the registry.
 Champion and candidate are compared on the same PublicTest images (the champion is re-scored on the
 candidate's selection set), never on PrivateTest.
 """
@@ -8,56 +8,14 @@ candidate's selection set), never on PrivateTest.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
 from fer_platform.models.inference import predict_probabilities
 from fer_platform.tracking.model_logging import load_logged_model
-from fer_platform.tracking.model_versions import CHALLENGER, CHAMPION, aliased_version, register_version
+from fer_platform.tracking.decision import CHALLENGER, CHAMPION, Candidate, Decision, best_candidate, decide
+from fer_platform.tracking.model_versions import aliased_version, register_version
 
 __all__ = ["CHALLENGER", "CHAMPION", "Candidate", "Decision", "best_candidate", "decide", "promote"]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    arch: str
-    run_id: str
-    model_uri: str
-    publictest_accuracy: float  # selection: PublicTest (or the recipe's PublicTest subset)
-    privatetest_accuracy: float  # reported only, never compared
-    publictest_n: int
-
-
-@dataclass(frozen=True)
-class Decision:
-    alias: str
-    reason: str
-    candidate: Candidate
-    version: str | None = None
-    previous_champion_version: str | None = None
-    champion_publictest_accuracy: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def best_candidate(candidates: list[Candidate]) -> Candidate:
-    if not candidates:
-        raise ValueError("no candidates to promote (did the train and evaluate stages run?)")
-    return max(candidates, key=lambda c: (c.publictest_accuracy, c.arch))
-
-
-def decide(candidate_accuracy: float, champion_accuracy: float | None, min_improvement: float) -> tuple[str, str]:
-    """(alias, reason). `champion` only if there is none or the candidate beats it by the margin."""
-    if champion_accuracy is None:
-        return CHAMPION, f"no champion yet; candidate PublicTest accuracy {candidate_accuracy:.4f}"
-    gain = candidate_accuracy - champion_accuracy
-    if gain >= min_improvement:
-        return CHAMPION, (f"PublicTest accuracy {candidate_accuracy:.4f} beats champion {champion_accuracy:.4f} "
-                          f"by {gain:+.4f} >= margin {min_improvement}")
-    return CHALLENGER, (f"PublicTest accuracy {candidate_accuracy:.4f} vs champion {champion_accuracy:.4f} "
-                        f"({gain:+.4f}) is below the margin {min_improvement}; champion kept")
 
 
 def promote(candidates: list[Candidate], registered_model: str, min_improvement: float,
