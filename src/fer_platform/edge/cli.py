@@ -46,13 +46,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-face", type=_positive, default=EDGE_MIN_FACE,
                         help="smallest face side in pixels; frames are searched at the scale where this is the "
                              "cascade's 24 px window (default %(default)s: half size)")
-    parser.add_argument("--full-scan-every", type=_positive, default=30, metavar="N",
+    parser.add_argument("--full-scan-every", type=_positive, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "
-                             "last frame (default %(default)s; 1 = always the whole frame)")
+                             "last frame (default: 10 for a camera or --realtime, 1 = always for a file)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
     args = parser.parse_args(argv)
+    live = args.video is None or args.realtime  # a camera, or a file played as one
     if args.max_in_flight is None:
-        args.max_in_flight = 1 if args.video is None or args.realtime else 4
+        args.max_in_flight = 1 if live else 4
+    if args.full_scan_every is None:
+        args.full_scan_every = 10 if live else 1
     return args
 
 

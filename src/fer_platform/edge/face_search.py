@@ -1,7 +1,9 @@
-"""Where fer-edge looks for faces in a frame: the whole (reduced) frame now and then, and in between only the
-neighbourhood of each face found in the previous frame, at the scale where that face is twice the cascade's
-window. A face seldom jumps between two frames, and searching a few small regions for one size of face costs
-a fraction of a full scan (bench/edge_fps.py: with three faces, most of a frame's time was the full scan)."""
+"""Where fer-edge looks for faces in a frame: the whole (reduced) frame every `full_every` frames, and in between
+only the neighbourhood of each face found in the previous frame, at the scale where that face is twice the
+cascade's window. A face seldom jumps between two frames, and searching a few small regions for one size of
+face costs a fraction of a full scan (bench/edge_fps.py: with three faces, most of a frame's time was the full
+scan). The price: a face that appears while others are tracked waits for the next full scan (10 frames, a
+third of a second, for a camera), so files processed offline search the whole frame every time."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from fer_platform.faces import FaceDetector
 
 
 class FaceSearch:
-    def __init__(self, detector: FaceDetector, downscale: float, full_every: int = 30, margin: float = 0.5):
+    def __init__(self, detector: FaceDetector, downscale: float, full_every: int = 30, margin: float = 0.5,
+                 window_multiple: float = 2.0):
         self.detector, self.downscale, self.full_every, self.margin = detector, downscale, full_every, margin
+        self.window_multiple = window_multiple
         self._previous: list[Box] = []
         self._since_full = full_every  # the first frame is a full scan
 
@@ -36,7 +40,7 @@ class FaceSearch:
         for x, y, w, h in self._previous:
             mx, my = int(w * self.margin), int(h * self.margin)
             x0, y0, x1, y1 = max(0, x - mx), max(0, y - my), min(width, x + w + mx), min(height, y + h + my)
-            scale = min(1.0, 2 * HAAR_WINDOW / max(w, 1))
+            scale = min(1.0, self.window_multiple * HAAR_WINDOW / max(w, 1))
             sizes = (max(self.detector.settings.min_face, int(w * 0.6)), int(w * 1.6) + 1)
             for bx, by, bw, bh in self.detector.detect(gray[y0:y1, x0:x1], scale, sizes):
                 box = (bx + x0, by + y0, bw, bh)
