@@ -222,3 +222,15 @@ def test_no_display_and_a_service_down_all_along_get_their_own_exit_codes(tmp_pa
                  "--timeout", "0.5"])
     assert code == EXIT_NO_SERVICE
     assert "classified none" in capsys.readouterr().err
+
+
+def test_demo_generator_mistakes_are_one_line_and_leave_nothing(tmp_path):
+    from tests.conftest import SHARED_FER
+
+    cases = ((["--fer", str(tmp_path / "nope")], "no test/ folder"),
+             (["--fer", str(SHARED_FER), "--out", str(tmp_path / "no/dir/demo.mp4")], "not writable"),
+             (["--fer", str(SHARED_FER), "--out", str(tmp_path / "d.mp4"), "--frames-per-segment", "-3"], ">= 1"))
+    for args, message in cases:
+        out = subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", *args], capture_output=True, text=True)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "d.mp4").exists()

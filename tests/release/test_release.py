@@ -39,3 +39,14 @@ def test_bootstrap_registers_the_release_once(tmp_path, monkeypatch):
     assert not again["bootstrapped"] and "exists" in again["reason"]
     champion = MlflowClient(tracking_uri=store, registry_uri=store).get_model_version_by_alias("fer-classifier", "champion")
     assert str(champion.version) == "1" and champion.tags["promotion.reason"].startswith("bootstrap")
+
+
+def test_export_mistakes_are_one_line_not_tracebacks(tmp_path):
+    import subprocess
+    import sys
+
+    for args, message in ((["--arch", "nope", "--checkpoint-dir", str(tmp_path)], "no train.archs.nope"),
+                          (["--arch", "cnn", "--checkpoint-dir", str(tmp_path / "none")], "none/state.json: not found")):
+        out = subprocess.run([sys.executable, "-m", "fer_platform.release", "export", *args], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -139,21 +141,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
-    parser.add_argument("--frames-per-segment", type=int, default=15)
-    parser.add_argument("--faces-per-label", type=int, default=1, help="one-face segments per label")
+    parser.add_argument("--frames-per-segment", type=_positive, default=15)
+    parser.add_argument("--faces-per-label", type=_positive, default=1, help="one-face segments per label")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the video (default 10)")
-    parser.add_argument("--steady-faces", type=int, metavar="N",
+    parser.add_argument("--steady-faces", type=int, choices=(1, 2, 3), metavar="N",
                         help="instead of segments: N faces (1-3) in every frame, for benchmarks")
-    parser.add_argument("--frames", type=int, default=300, help="with --steady-faces: how many frames")
+    parser.add_argument("--frames", type=_positive, default=300, help="with --steady-faces: how many frames")
     args = parser.parse_args(argv)
-    if args.steady_faces:
-        truth = generate_steady(Path(args.fer), Path(args.out), args.steady_faces, args.frames, args.fps)
-    else:
-        truth = generate(Path(args.fer), Path(args.out), args.frames_per_segment, args.fps,
-                         singles_per_label=args.faces_per_label)
+    fer, out = Path(args.fer), Path(args.out)
+    if not (fer / "test").is_dir():
+        parser.error(f"--fer {fer}: no test/ folder (the FER2013 image-folder root; `dvc pull data.dvc`)")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        parser.error(f"--out {out}: the folder {out.parent} does not exist or is not writable")
+    try:
+        if args.steady_faces:
+            truth = generate_steady(fer, out, args.steady_faces, args.frames, args.fps)
+        else:
+            truth = generate(fer, out, args.frames_per_segment, args.fps, singles_per_label=args.faces_per_label)
+    except (OSError, RuntimeError) as err:  # nothing half-written stays behind
+        out.unlink(missing_ok=True)
+        print(f"demo: error: {err}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 if __name__ == "__main__":

@@ -51,12 +51,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"release: error: {err}", file=sys.stderr)
             return 1
     else:
-        settings = load_params(args.params).train_settings(args.arch)
-        if args.epochs:
-            settings = settings.model_copy(update={"epochs": args.epochs})
-        state = json.loads((args.checkpoint_dir / STATE).read_text())
-        card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
-                              load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+        try:
+            settings = load_params(args.params).train_settings(args.arch)
+            if args.epochs:
+                settings = settings.model_copy(update={"epochs": args.epochs})
+            for name in (STATE, BEST):  # fail fast, before reading 35k images
+                if not (args.checkpoint_dir / name).is_file():
+                    raise FileNotFoundError(f"{args.checkpoint_dir / name}: not found (--checkpoint-dir is a "
+                                            f"training's checkpoint folder, e.g. artifacts/checkpoints/{args.arch})")
+            state = json.loads((args.checkpoint_dir / STATE).read_text())
+            card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
+                                  load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+        except (ValueError, FileNotFoundError) as err:  # ConfigError and DataError are ValueErrors
+            print(f"release: error: {err}", file=sys.stderr)
+            return 1
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
     return 0
