@@ -35,18 +35,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-display", action="store_true", help="no window (headless)")
     parser.add_argument("--jsonl", metavar="PATH|-", help="write one JSON object per frame ('-' = stdout)")
     parser.add_argument("--output", metavar="PATH", help="write the annotated video (e.g. annotated.mp4)")
-    parser.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
+    parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument("--realtime", action="store_true",
                         help="play a --video at its own frame rate, as a camera would deliver it")
-    parser.add_argument("--window", type=_positive, default=10, help="smoothing window in frames (default 10)")
+    parser.add_argument("--window", type=positive_int, default=10, help="smoothing window in frames (default 10)")
     parser.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
-    parser.add_argument("--max-in-flight", type=_positive, metavar="N",
+    parser.add_argument("--max-in-flight", type=positive_int, metavar="N",
                         help="requests out at once (default: 1 for a camera or --realtime, where a deeper pipeline "
                              "only adds latency; 4 for a file, where it adds throughput)")
-    parser.add_argument("--min-face", type=_positive, default=EDGE_MIN_FACE,
+    parser.add_argument("--min-face", type=positive_int, default=EDGE_MIN_FACE,
                         help="smallest face side in pixels; frames are searched at the scale where this is the "
                              "cascade's 24 px window (default %(default)s: half size)")
-    parser.add_argument("--full-scan-every", type=_positive, metavar="N",
+    parser.add_argument("--full-scan-every", type=positive_int, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "
                              "last frame (default: 10 for a camera or --realtime, 1 = always for a file)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
@@ -59,7 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1, with a message that says so."""
     try:
         value = int(text)
     except ValueError:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from fer_platform import version
+from fer_platform.edge.cli import positive_int
 from fer_platform.edge.face_tracks import iou
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
@@ -141,12 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
-    parser.add_argument("--frames-per-segment", type=_positive, default=15)
-    parser.add_argument("--faces-per-label", type=_positive, default=1, help="one-face segments per label")
+    parser.add_argument("--frames-per-segment", type=positive_int, default=15)
+    parser.add_argument("--faces-per-label", type=positive_int, default=1, help="one-face segments per label")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the video (default 10)")
     parser.add_argument("--steady-faces", type=int, choices=(1, 2, 3), metavar="N",
                         help="instead of segments: N faces (1-3) in every frame, for benchmarks")
-    parser.add_argument("--frames", type=_positive, default=300, help="with --steady-faces: how many frames")
+    parser.add_argument("--frames", type=positive_int, default=300, help="with --steady-faces: how many frames")
     args = parser.parse_args(argv)
     fer, out = Path(args.fer), Path(args.out)
     if not (fer / "test").is_dir():
@@ -165,16 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":
