@@ -13,7 +13,10 @@ def _mode(path) -> int:
 
 
 def test_written_files_and_directories_get_the_umask_permissions_of_a_normal_file(tmp_path):
+    from fer_platform import io
+
     old = os.umask(0o022)
+    io._umask.cache_clear()  # the umask is read once per process; this test changes it
     try:
         write_json(tmp_path / "report.json", {"a": 1})
         with atomic_dir(tmp_path / "docs") as tmp:
@@ -21,10 +24,12 @@ def test_written_files_and_directories_get_the_umask_permissions_of_a_normal_fil
         assert _mode(tmp_path / "report.json") == 0o644
         assert _mode(tmp_path / "docs") == 0o755
         os.umask(0o077)
+        io._umask.cache_clear()
         write_json(tmp_path / "private.json", {"a": 1})
         assert _mode(tmp_path / "private.json") == 0o600  # a user's stricter umask is respected
     finally:
         os.umask(old)
+        io._umask.cache_clear()
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

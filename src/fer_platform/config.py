@@ -6,7 +6,6 @@ Every tunable of the platform lives in params.yaml; these models are its schema.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fer_platform.config_errors import problems, render
 from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
 from fer_platform.labels import SPLITS
+from fer_platform.overrides import apply_overrides, deep_merge, expand_overrides, has_dotted
+
+__all__ = ["ConfigError", "Params", "TrainSettings", "apply_overrides", "expand_overrides", "load_params"]
 
 
 class Settings(BaseModel):
@@ -157,7 +159,7 @@ class Params(Settings):
         archs = self.train.get("archs", {})
         if arch not in archs:
             raise ConfigError(f"no train.archs.{arch} in params; configured: {', '.join(archs) or 'none'}")
-        merged = _deep_merge(self.train.get("common", {}), archs[arch] or {})
+        merged = deep_merge(self.train.get("common", {}), archs[arch] or {})
         merged.setdefault("architecture", arch)
         try:
             return TrainSettings.model_validate(merged)
@@ -165,7 +167,7 @@ class Params(Settings):
             own = archs[arch] or {}
 
             def place(loc: tuple[str, ...]) -> tuple[str, ...]:  # where the bad value is set: the arch or common
-                return ("train", "archs", arch, *loc) if _has_dotted(own, ".".join(loc)) or loc[0] not in \
+                return ("train", "archs", arch, *loc) if has_dotted(own, ".".join(loc)) or loc[0] not in \
                     self.train.get("common", {}) else ("train", "common", *loc)
 
             items = problems(err, place=place)
@@ -180,59 +182,6 @@ class ConfigError(ValueError):
     def __init__(self, message: str, items: list | None = None):
         super().__init__(message)
         self.items = items or []
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-_COMMON = "train.common."
-
-
-def expand_overrides(train: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Dotted `key: value` overrides, where `train.common.K` also overrides K in every arch that sets K itself.
-
-    In params.yaml an arch's own value wins over `train.common` (resnet32's `epochs` is its recipe). An
-    override of `train.common.K` (a profile, a test) means "K for every arch"; without this expansion a
-    quick profile that shortens training would silently leave each arch with its own epochs at full length.
-    An override that names the arch key explicitly keeps its own value.
-    """
-    expanded = dict(overrides)
-    for key, value in overrides.items():
-        if not key.startswith(_COMMON):
-            continue
-        field = key[len(_COMMON):]
-        for arch, spec in (train.get("archs") or {}).items():
-            if _has_dotted(spec or {}, field):
-                expanded.setdefault(f"train.archs.{arch}.{field}", value)
-    return expanded
-
-
-def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A copy of raw params (as read from params.yaml) with the expanded overrides set, as `dvc exp run -S` would."""
-    result = copy.deepcopy(raw)
-    for key, value in expand_overrides(raw.get("train", {}), overrides).items():
-        *parents, leaf = key.split(".")
-        node = result
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return result
-
-
-def _has_dotted(mapping: dict[str, Any], dotted: str) -> bool:
-    node: Any = mapping
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

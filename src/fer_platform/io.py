@@ -7,6 +7,7 @@ then renamed over the target; the directory entry is flushed too, so a crash kee
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -58,7 +59,10 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@functools.cache
 def _umask() -> int:
+    """Read once: reading means setting it, and a moment of umask 0 in a second thread (trainings run in
+    threads) would give that thread's new files world-writable permissions."""
     mask = os.umask(0)  # the only way to read it is to set it: set it straight back
     os.umask(mask)
     return mask
