@@ -1,8 +1,20 @@
 """The promotion gate never lets a worse model take `champion` (a real MLflow registry on SQLite)."""
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
+from mlflow.exceptions import MlflowException
 
 from fer_platform.tracking.promotion import CHALLENGER, CHAMPION, Candidate, decide
+from tests.conftest import REPO
 
 
 def test_decide_gate():
@@ -14,8 +26,8 @@ def test_decide_gate():
 
 
 def _log_model(model, name: str) -> tuple[str, str]:
-    from fer_platform.tracking.store import configure
     from fer_platform.tracking.model_logging import model_signature
+    from fer_platform.tracking.store import configure
 
     mlflow = configure()
     with mlflow.start_run(run_name=name) as run:
@@ -24,11 +36,21 @@ def _log_model(model, name: str) -> tuple[str, str]:
     return run.info.run_id, info.model_uri
 
 
-def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypatch):
+def _softmax_regression():
+    import keras
+
+    # The gate is under test, not an architecture: a BatchNorm-free model memorises 42 faces reliably.
+    inputs = keras.Input((48, 48, 1), dtype="uint8")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+
+
+@pytest.fixture
+def registry(tmp_path, small_dataset, monkeypatch):
+    """A fresh SQLite registry and two logged models on the same 42 PublicTest faces: weak (untrained) and
+    strong (fitted to them), as Candidates."""
     import keras
     from mlflow import MlflowClient
-
-    from fer_platform.tracking.promotion import promote
 
     monkeypatch.chdir(tmp_path)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -39,18 +61,17 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
     def accuracy(model) -> float:
         return float((model.predict(x, verbose=0).argmax(1) == y).mean())
 
-    def softmax_regression():
-        # The gate is under test, not an architecture: a BatchNorm-free model memorises 42 faces reliably.
-        inputs = keras.Input((48, 48, 1), dtype="uint8")
-        x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
-        return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
-
     keras.utils.set_random_seed(7)
-    weak = softmax_regression()  # untrained
-    strong = softmax_regression()
+    weak = _softmax_regression()  # untrained
+    strong = _softmax_regression()
     strong.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     strong.fit(x, y, epochs=100, batch_size=42, verbose=0)
-    weak_acc, strong_acc = accuracy(weak), accuracy(strong)
+    medium = _softmax_regression()  # the strong model with the untrained one's output units for 3 of 7 classes
+    kernel, bias = strong.get_weights()
+    weak_kernel, weak_bias = weak.get_weights()
+    kernel[:, :3], bias[:3] = weak_kernel[:, :3], weak_bias[:3]
+    medium.set_weights([kernel, bias])
+    weak_acc, medium_acc, strong_acc = accuracy(weak), accuracy(medium), accuracy(strong)
     assert strong_acc > weak_acc + 0.1  # the premise: clearly better than the 0.01 margin
 
     def candidate(model, acc, arch):
@@ -58,11 +79,22 @@ def test_worse_candidate_never_takes_champion(tmp_path, small_dataset, monkeypat
         return Candidate(arch, run_id, uri, acc, 0.0, len(y))
 
     client = MlflowClient(tracking_uri=store, registry_uri=store)  # not MLflow's process-global URI
-    first = promote([candidate(weak, weak_acc, "weak")], "fer-test", 0.01, x[..., 0], y)
+    return SimpleNamespace(store=store, client=client, x=x[..., 0], y=y, weak_acc=weak_acc, strong_acc=strong_acc,
+                           medium=medium, medium_acc=medium_acc,
+                           weak=weak, strong=strong, candidate=candidate, path=tmp_path)
+
+
+def test_worse_candidate_never_takes_champion(registry):
+    from fer_platform.tracking.promotion import promote
+
+    r = registry
+    x, y, client, candidate = r.x, r.y, r.client, r.candidate
+    weak, strong, weak_acc, strong_acc = r.weak, r.strong, r.weak_acc, r.strong_acc
+    first = promote([candidate(weak, weak_acc, "weak")], "fer-test", 0.01, x, y)
     assert first.alias == CHAMPION and first.version == "1"
-    better = promote([candidate(strong, strong_acc, "strong")], "fer-test", 0.01, x[..., 0], y)
+    better = promote([candidate(strong, strong_acc, "strong")], "fer-test", 0.01, x, y)
     assert better.alias == CHAMPION and better.version == "2"
-    worse = promote([candidate(weak, weak_acc, "weak-again")], "fer-test", 0.01, x[..., 0], y)
+    worse = promote([candidate(weak, weak_acc, "weak-again")], "fer-test", 0.01, x, y)
     assert worse.alias == CHALLENGER and worse.previous_champion_version == "2"
     assert str(client.get_model_version_by_alias("fer-test", CHAMPION).version) == "2"
     assert str(client.get_model_version_by_alias("fer-test", CHALLENGER).version) == "3"
@@ -89,11 +121,95 @@ def test_a_registry_that_cannot_be_read_is_never_taken_for_one_without_a_champio
     lock.execute("PRAGMA locking_mode = EXCLUSIVE")
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the store
     try:
-        import pytest
-        from mlflow.exceptions import MlflowException
-
         with pytest.raises(MlflowException, match="(?i)locked"):
             aliased_version("fer-test", CHAMPION)
     finally:
         lock.rollback()
         lock.close()
+
+
+def test_a_locked_store_during_promotion_fails_it_and_leaves_the_champion(registry):
+    from fer_platform.tracking.promotion import promote
+
+    r = registry
+    promote([r.candidate(r.weak, r.weak_acc, "weak")], "fer-test", 0.01, r.x, r.y)
+    strong = r.candidate(r.strong, r.strong_acc, "strong")
+    lock = sqlite3.connect(r.path / "mlflow.db", timeout=0)
+    lock.execute("PRAGMA locking_mode = EXCLUSIVE")
+    lock.execute("BEGIN EXCLUSIVE")  # another process holds the store for the whole promotion
+    try:
+        with pytest.raises(MlflowException, match="(?i)locked"):
+            promote([strong], "fer-test", 0.01, r.x, r.y)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert str(r.client.get_model_version_by_alias("fer-test", CHAMPION).version) == "1"
+    assert len(r.client.search_model_versions("name='fer-test'")) == 1  # nothing half-registered
+
+
+def test_a_model_with_nan_weights_is_never_registered(registry):
+    from fer_platform.tracking.promotion import NonFiniteModel, promote
+
+    r = registry
+    broken = _softmax_regression()
+    weights = broken.get_weights()
+    weights[0][0, 0] = np.nan
+    broken.set_weights(weights)
+    with pytest.raises(NonFiniteModel, match="1 weights are NaN or Inf"):
+        promote([r.candidate(broken, 0.99, "diverged")], "fer-test", 0.01, r.x, r.y)  # its metric looks great
+    assert r.client.search_registered_models() == []
+
+
+PROMOTE_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from fer_platform.tracking.promotion import Candidate, promote
+spec = json.loads(Path(sys.argv[1]).read_text())
+data = np.load(spec["data"])
+Path(spec["go"] + "." + spec["candidate"]["arch"]).touch()  # imported, at the start line
+while not Path(spec["go"]).exists():  # both processes start promoting at (nearly) the same moment
+    time.sleep(0.01)
+time.sleep(spec["delay"])
+decision = promote([Candidate(**spec["candidate"])], "fer-test", 0.01, data["x"], data["y"])
+print(json.dumps({"version": decision.version, "alias": decision.alias,
+                  "previous": decision.previous_champion_version}))
+"""
+
+
+def test_two_promotions_at_once_decide_one_after_the_other(registry):
+    """Two candidates that both beat the champion, promoted at once. Before the alias lock, both decided against
+    the old champion and the last to move the alias won, even when it was the worse one (here: the medium one,
+    starting 0.15 s later, read the old champion before the strong one had moved the alias)."""
+    from fer_platform.tracking.promotion import promote
+
+    r = registry
+    assert r.strong_acc >= r.medium_acc + 0.01 and r.medium_acc >= r.weak_acc + 0.01, (r.weak_acc, r.medium_acc)
+    first = promote([r.candidate(r.weak, r.weak_acc, "weak")], "fer-test", 0.01, r.x, r.y)
+    np.savez(r.path / "selection.npz", x=r.x, y=r.y)
+    go = r.path / "go"
+    procs = {}
+    for name, model, acc, delay in (("strong", r.strong, r.strong_acc, 0.0),
+                                    ("medium", r.medium, r.medium_acc, 0.15)):
+        spec = r.path / f"{name}.json"
+        spec.write_text(json.dumps({"data": str(r.path / "selection.npz"), "go": str(go), "delay": delay,
+                                    "candidate": asdict(r.candidate(model, acc, name))}))
+        procs[name] = subprocess.Popen([sys.executable, "-c", PROMOTE_SCRIPT, str(spec)], cwd=r.path,
+                                       env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not all((r.path / f"go.{name}").exists() for name in procs) and time.time() < deadline:
+        time.sleep(0.05)
+    go.touch()
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    champion = str(r.client.get_model_version_by_alias("fer-test", CHAMPION).version)
+    assert champion == results["strong"]["version"], results  # the better model holds champion
+    # Each decision was made against the champion of its moment: one of them saw the other's result.
+    previous = {results["strong"]["previous"], results["medium"]["previous"]}
+    assert first.version in previous and previous - {first.version} <= {results["strong"]["version"],
+                                                                       results["medium"]["version"]}
+    assert len(previous) == 2, results

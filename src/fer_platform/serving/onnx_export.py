@@ -43,10 +43,13 @@ def check_parity(model, onnx_path: Path, faces: np.ndarray) -> dict:
     if len(faces) < MIN_PARITY_FACES:
         raise ParityError(f"parity needs at least {MIN_PARITY_FACES} faces, got {len(faces)}")
     expected = predict_probabilities(model, faces)
+    if not np.isfinite(expected).all():
+        raise ParityError(f"the model's probabilities are NaN or Inf for "
+                          f"{int((~np.isfinite(expected)).any(axis=1).sum())} of {len(faces)} faces; not packaging it")
     served = FaceClassifier(onnx_path).predict(faces)
     diff = float(np.abs(expected - served).max())
     same_labels = int((expected.argmax(axis=1) == served.argmax(axis=1)).sum())
-    report = {"faces": int(len(faces)), "max_abs_diff": diff, "max_abs_diff_allowed": MAX_ABS_DIFF,
+    report = {"faces": len(faces), "max_abs_diff": diff, "max_abs_diff_allowed": MAX_ABS_DIFF,
               "identical_labels": same_labels, "ok": diff <= MAX_ABS_DIFF and same_labels == len(faces)}
     if not report["ok"]:
         raise ParityError(f"the ONNX export differs from Keras on {len(faces)} PrivateTest faces: max "

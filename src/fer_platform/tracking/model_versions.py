@@ -3,6 +3,8 @@ its files out. Promotion, the release bootstrap and the package stage all go thr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,8 @@ from mlflow.exceptions import MlflowException
 from fer_platform.tracking import store
 from fer_platform.tracking.decision import CHALLENGER, CHAMPION
 
-__all__ = ["CHALLENGER", "CHAMPION", "aliased_version", "downloaded_version", "log_to_run", "register_version"]
+__all__ = ["CHALLENGER", "CHAMPION", "AliasMoved", "alias_lock", "aliased_version", "downloaded_version",
+           "log_to_run", "point_alias", "register_version"]
 DESCRIPTION = "FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
 
 
@@ -46,19 +49,58 @@ def _is_missing_alias(err: MlflowException, registered_model: str, alias: str) -
     return err.error_code == "INVALID_PARAMETER_VALUE" and f"alias {alias} not found" in message
 
 
-def register_version(registered_model: str, model_uri: str, alias: str, tags: dict[str, str]) -> str:
-    """Register `model_uri` as a new version (creating the registered model if needed), point `alias` at it
-    and record `tags` on it. Used by the promotion gate and by the release bootstrap."""
+class AliasMoved(RuntimeError):
+    """`champion` changed between reading it and moving an alias (another promotion won the race)."""
+
+
+@contextmanager
+def alias_lock(registered_model: str) -> Iterator[None]:
+    """Held from reading `champion` to moving an alias, so two promotions (or a promotion and the bootstrap) on
+    one store decide one after the other: the second sees the first's result. A file lock beside a SQLite store;
+    against a tracking server there is none, and `point_alias` re-checks `champion` just before the move."""
+    db = store.local_store_file()
+    if db is None:
+        yield
+        return
+    lock_path = db.with_name(f"{db.name}.{registered_model}.alias.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def register_version(registered_model: str, model_uri: str, tags: dict[str, str]) -> str:
+    """Register `model_uri` as a new version (creating the registered model if needed) with `tags`, and no
+    alias yet: whoever follows an alias always finds the version's tags (the reason it holds the alias)."""
     registry = client()
     try:
         registry.get_registered_model(registered_model)
     except MlflowException:
-        registry.create_registered_model(registered_model, description=DESCRIPTION)
+        with contextlib.suppress(MlflowException):  # created meanwhile by a concurrent promotion: fine
+            registry.create_registered_model(registered_model, description=DESCRIPTION)
     version = str(mlflow.register_model(model_uri, registered_model).version)
-    registry.set_registered_model_alias(registered_model, alias, version)
+    set_version_tags(registered_model, version, tags)
+    return version
+
+
+def set_version_tags(registered_model: str, version: str, tags: dict[str, str]) -> None:
+    registry = client()
     for key, value in tags.items():
         registry.set_model_version_tag(registered_model, version, key, value)
-    return version
+
+
+def point_alias(registered_model: str, alias: str, version: str, champion_seen: str | None) -> None:
+    """Point `alias` at `version`, unless `champion` no longer is `champion_seen` (the version the decision was
+    made against): then AliasMoved, and nothing is moved."""
+    now = aliased_version(registered_model, CHAMPION)
+    now_version = None if now is None else str(now.version)
+    if now_version != champion_seen:
+        raise AliasMoved(f"{registered_model}@{CHAMPION} moved from version {champion_seen} to {now_version} "
+                         "while this promotion was deciding")
+    client().set_registered_model_alias(registered_model, alias, version)
 
 
 def run_metrics(run_id: str | None, prefixes: tuple[str, ...], names: tuple[str, ...]) -> dict[str, float]:

@@ -8,28 +8,70 @@ candidate's selection set), never on PrivateTest.
 from __future__ import annotations
 
 import json
+
 import numpy as np
 
-from fer_platform.models.inference import predict_probabilities
-from fer_platform.tracking.model_logging import load_logged_model
+from fer_platform.errors import UserError
+from fer_platform.models.inference import non_finite_problem, predict_probabilities
 from fer_platform.tracking.decision import CHALLENGER, CHAMPION, Candidate, Decision, best_candidate, decide
-from fer_platform.tracking.model_versions import aliased_version, register_version
+from fer_platform.tracking.model_logging import load_logged_model
+from fer_platform.tracking.model_versions import (
+    AliasMoved,
+    alias_lock,
+    aliased_version,
+    point_alias,
+    register_version,
+    set_version_tags,
+)
 
-__all__ = ["CHALLENGER", "CHAMPION", "Candidate", "Decision", "best_candidate", "decide", "promote"]
+__all__ = ["CHALLENGER", "CHAMPION", "Candidate", "Decision", "NonFiniteModel", "best_candidate", "decide",
+           "promote"]
+
+
+class NonFiniteModel(UserError):
+    """A candidate with NaN/Inf weights or outputs: never registered."""
 
 
 def promote(candidates: list[Candidate], registered_model: str, min_improvement: float,
             selection_images: np.ndarray, selection_labels: np.ndarray) -> Decision:
-    """Register the best candidate as a new version of `registered_model` and alias it."""
+    """Register the best candidate as a new version of `registered_model` and alias it.
+
+    Decision and move are consistent: under `alias_lock`, and if `champion` still moved meanwhile (a tracking
+    server, where there is no lock) the decision is made again against the new champion."""
     candidate = best_candidate(candidates)
-    champion_version, champion_accuracy = None, None
-    champion = aliased_version(registered_model, CHAMPION)
-    if champion is not None:
-        champion_version = str(champion.version)
-        champion_accuracy = score_registered(f"models:/{registered_model}@{CHAMPION}", selection_images,
-                                             selection_labels)
-    alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement)
-    version = register_version(registered_model, candidate.model_uri, alias, {
+    problem = non_finite_problem(load_logged_model(candidate.model_uri), selection_images)
+    if problem:
+        raise NonFiniteModel(f"refusing to register {candidate.arch} ({candidate.model_uri}): {problem}; "
+                             "the registry is unchanged (retrain it: see the training log for where it diverged)")
+    version = None
+    with alias_lock(registered_model):
+        for _attempt in range(MAX_ATTEMPTS):
+            champion = aliased_version(registered_model, CHAMPION)
+            champion_version = None if champion is None else str(champion.version)
+            champion_accuracy = None if champion is None else score_registered(
+                f"models:/{registered_model}/{champion_version}", selection_images, selection_labels)
+            alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement)
+            tags = _tags(candidate, candidates, alias, reason, champion_version)
+            if version is None:
+                version = register_version(registered_model, candidate.model_uri, tags)
+            else:
+                set_version_tags(registered_model, version, tags)
+            try:
+                point_alias(registered_model, alias, version, champion_seen=champion_version)
+            except AliasMoved as moved:
+                print(f"{moved}; deciding again", flush=True)
+                continue
+            return Decision(alias, reason, candidate, version, champion_version, champion_accuracy)
+    raise UserError(f"{registered_model}@{CHAMPION} moved {MAX_ATTEMPTS} times while promoting; version {version} "
+                    "is registered without an alias: run the promote stage again")
+
+
+MAX_ATTEMPTS = 3
+
+
+def _tags(candidate: Candidate, candidates: list[Candidate], alias: str, reason: str,
+          champion_version: str | None) -> dict[str, str]:
+    return {
         "arch": candidate.arch,
         "run_id": candidate.run_id,
         "promotion.decision": alias,
@@ -39,8 +81,7 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
         "publictest_n": str(candidate.publictest_n),
         "privatetest_accuracy": f"{candidate.privatetest_accuracy:.4f}",
         "candidates": json.dumps({c.arch: round(c.publictest_accuracy, 4) for c in candidates}),
-    })
-    return Decision(alias, reason, candidate, version, champion_version, champion_accuracy)
+    }
 
 
 def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:

@@ -8,15 +8,15 @@ import mlflow
 
 from fer_platform.tracking import store
 from fer_platform.tracking.model_logging import log_keras_model
-from fer_platform.tracking.model_versions import register_version
+from fer_platform.tracking.model_versions import point_alias, register_version
 
 CARD_FILES = ("MODEL_CARD.md", "model_card.json", "confusion_matrix_privatetest.png")
 
 
 def register_release(card: dict, model, release_dir: Path, registered_model: str, alias: str,
-                     reason: str) -> str:
-    """Log the release as a run (tags, its card's numbers and files, the model), register it under `alias`;
-    returns the new version."""
+                     reason: str, champion_seen: str | None) -> str:
+    """Log the release as a run (tags, its card's numbers and files, the model), register it under `alias`
+    (if `champion` is still `champion_seen`); returns the new version."""
     store.configure()
     with mlflow.start_run(run_name=f"release-{card['arch']}") as run:
         mlflow.set_tags({"arch_key": card["arch"], "architecture": card["architecture"], "release": "true",
@@ -31,9 +31,11 @@ def register_release(card: dict, model, release_dir: Path, registered_model: str
             if (release_dir / name).exists():
                 mlflow.log_artifact(str(release_dir / name), artifact_path="release")
         info = log_keras_model(model)
-    return register_version(registered_model, info.model_uri, alias, {
+    version = register_version(registered_model, info.model_uri, {
         "arch": card["arch"], "run_id": run.info.run_id,
         "promotion.decision": alias, "promotion.reason": reason,
         "publictest_accuracy": f"{card['publictest']['accuracy']:.4f}",
         "privatetest_accuracy": f"{card['privatetest']['accuracy']:.4f}",
     })
+    point_alias(registered_model, alias, version, champion_seen)
+    return version

@@ -17,6 +17,12 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB.resolve()}"
 
 
+def local_store_file() -> Path | None:
+    """The SQLite file behind the tracking URI, or None for a server (or any other store)."""
+    uri = tracking_uri()
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def configure():
     """Point MLflow at the store and make sure the experiment exists; returns the mlflow module."""
     mlflow.set_tracking_uri(tracking_uri())

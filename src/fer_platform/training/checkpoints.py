@@ -10,16 +10,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
+import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
+from fer_platform.errors import UserError
 from fer_platform.io import write_json, write_with
+from fer_platform.models import load_model
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
 SUPERSEDED = "superseded"  # checkpoints of other settings, kept (never deleted) until they train again
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights became NaN/Inf: training stops, and the last good checkpoint stays as it was."""
 
 
 def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
@@ -57,6 +67,38 @@ def load_state(checkpoint_dir: Path, fp: str) -> dict:
     return fresh_state(fp)
 
 
+def resume_model(checkpoint_dir: Path, state: dict):
+    """The model to continue training from, or None to start afresh (and `state` reset in place).
+
+    A `last.keras` that does not load (a disk error, a copy cut short) is set aside in `superseded/corrupt-<t>/`
+    and training resumes from `best.keras`, the last good checkpoint (the epochs after it run again); if that
+    fails too, from scratch. Either way the run goes on and the message says what was kept where."""
+    try:
+        return load_model(checkpoint_dir / LAST)
+    except Exception as err:  # noqa: BLE001 - any failure to load means this file cannot be resumed from
+        kept = _set_aside_files(checkpoint_dir, f"corrupt-{int(time.time())}", (LAST,), copy=(BEST, STATE))
+        print(f"{checkpoint_dir / LAST} does not load ({type(err).__name__}: {str(err)[:200]}); "
+              f"kept in {kept}", flush=True)
+    best_epoch = int(state.get("best_epoch") or 0)
+    if best_epoch and (checkpoint_dir / BEST).exists():
+        try:
+            model = load_model(checkpoint_dir / BEST)
+        except Exception as err:  # noqa: BLE001
+            print(f"{checkpoint_dir / BEST} does not load either ({type(err).__name__}); training from scratch",
+                  flush=True)
+        else:
+            state["history"] = state["history"][:best_epoch]
+            state["epoch"] = best_epoch
+            shutil.copyfile(checkpoint_dir / BEST, checkpoint_dir / LAST)
+            write_json(checkpoint_dir / STATE, state)
+            print(f"resuming from the best checkpoint instead: epoch {best_epoch}", flush=True)
+            return model
+    fresh = fresh_state(state["fingerprint"])
+    state.clear()
+    state.update(fresh)
+    return None
+
+
 def _read_state(checkpoint_dir: Path) -> dict:
     try:
         state = json.loads((checkpoint_dir / STATE).read_text())
@@ -67,12 +109,23 @@ def _read_state(checkpoint_dir: Path) -> dict:
 
 def _set_aside(checkpoint_dir: Path, name: str) -> Path:
     """Move the checkpoint files into superseded/<name>/ (a newer copy of the same settings replaces an older)."""
+    return _set_aside_files(checkpoint_dir, name, (LAST, BEST, STATE))
+
+
+def _set_aside_files(checkpoint_dir: Path, name: str, move: tuple[str, ...], copy: tuple[str, ...] = ()) -> Path:
     target = checkpoint_dir / SUPERSEDED / name
     target.mkdir(parents=True, exist_ok=True)
-    for file in (LAST, BEST, STATE):
+    for file in copy:
+        if (checkpoint_dir / file).exists():
+            shutil.copyfile(checkpoint_dir / file, target / file)
+    for file in move:
         if (checkpoint_dir / file).exists():
             os.replace(checkpoint_dir / file, target / file)
     return target
+
+
+def all_finite(model) -> bool:
+    return all(np.isfinite(w).all() for w in model.get_weights())
 
 
 @functools.cache
@@ -91,8 +144,17 @@ def callback_classes():
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch_started = time.perf_counter()
 
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self._diverged(f"the loss is {float(loss)} at epoch {self.state['epoch'] + 1}, batch {batch + 1}")
+
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
+            bad = [k for k, v in logs.items() if not math.isfinite(float(v))]
+            if bad or not all_finite(self.model):
+                self._diverged(f"epoch {epoch + 1} ended with non-finite "
+                               f"{', '.join(bad) if bad else 'weights'}")
             record = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
             record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             self.state["history"].append(record)
@@ -104,6 +166,13 @@ def callback_classes():
                 write_with(self.directory / BEST, self.model.save)
             write_with(self.directory / LAST, self.model.save)
             write_json(self.directory / STATE, self.state)  # last: state never points past saved weights
+
+        def _diverged(self, what: str):
+            self.model.stop_training = True
+            raise TrainingDiverged(
+                f"training diverged: {what}. Nothing of it was saved: {self.directory} still holds epoch "
+                f"{self.state['epoch']}. Lower train.learning_rate (or raise warmup_epochs) in params.yaml and "
+                "run the stage again")
 
     class AfterEpoch(keras.callbacks.Callback):
         """Calls `action(record)` with the epoch record the checkpoint just saved (so it runs after

@@ -22,7 +22,7 @@ from fer_platform.io import write_json
 from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.summary import model_summary_text
-from fer_platform.training.checkpoints import BEST, LAST, callback_classes, fingerprint, load_state
+from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
 from fer_platform.training.recipe import as_model_input, build_compiled, class_weights, one_hot
 
 
@@ -61,10 +61,10 @@ def train_architecture(
 
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     state = load_state(checkpoint_dir, fingerprint(settings, dataset))
+    model = resume_model(checkpoint_dir, state) if state["epoch"] else None
     keras.utils.set_random_seed(settings.seed + state["epoch"])  # a resumed run continues the stream
-    if state["epoch"]:
+    if model is not None:
         print(f"[{arch}] resuming after epoch {state['epoch']}/{settings.epochs} from {checkpoint_dir}", flush=True)
-        model = load_model(checkpoint_dir / LAST)
     else:
         model = build_compiled(settings, steps)
 

@@ -1,0 +1,61 @@
+"""Training faults with real Keras on real faces: a checkpoint that does not load, and a run that diverges."""
+
+import json
+
+import pytest
+import yaml
+
+from fer_platform.config import Params, apply_overrides
+from fer_platform.training.checkpoints import LAST, STATE, SUPERSEDED, TrainingDiverged
+from fer_platform.training.fit import train_architecture
+from tests.conftest import REPO
+
+
+def _settings(**overrides):
+    raw = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
+        "train.common.epochs": 3, "train.common.warmup_epochs": 0, "train.common.batch_size": 16,
+        "train.common.max_train_per_class": None, **overrides})
+    return Params.model_validate(raw).train_settings("cnn")
+
+
+def _stop_after(epochs: int):
+    import keras
+
+    class Stop(keras.callbacks.Callback):  # the wall-clock deadline of a training host, made deterministic
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 >= epochs:
+                self.model.stop_training = True
+
+    return Stop()
+
+
+def test_a_corrupt_last_checkpoint_resumes_from_the_best_one_and_is_kept(tmp_path, small_dataset):
+    settings = _settings()
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    train_architecture("cnn", settings, small_dataset, ckpt, out, tracking=False, extra_callbacks=(_stop_after(2),))
+    state = json.loads((ckpt / STATE).read_text())
+    assert state["epoch"] == 2
+    (ckpt / LAST).write_bytes(b"PK\x03\x04 cut short by a full disk")
+    result = train_architecture("cnn", settings, small_dataset, ckpt, out, tracking=False)
+    assert result.epochs_completed == 3  # the run went on instead of failing every retry
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == list(range(1, 4))  # epochs after the best were trained again
+    (kept,) = (ckpt / SUPERSEDED).iterdir()
+    assert kept.name.startswith("corrupt-") and (kept / LAST).read_bytes().endswith(b"full disk")
+
+
+def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, small_dataset):
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    good = _settings()
+    train_architecture("cnn", good, small_dataset, ckpt, out, tracking=False, extra_callbacks=(_stop_after(1),))
+    good_weights = (ckpt / LAST).read_bytes()
+    absurd = _settings(**{"train.common.learning_rate": 1e30})  # weights overflow to Inf, the loss to NaN
+    with pytest.raises(TrainingDiverged, match=r"training diverged: .*(nan|inf)"):
+        train_architecture("cnn", absurd, small_dataset, ckpt, tmp_path / "absurd", tracking=False)
+    assert not (ckpt / LAST).exists() and not (ckpt / STATE).exists()  # nothing of the diverged run was saved
+    assert not (tmp_path / "absurd" / "model.keras").exists()
+    # The good run's checkpoint was kept aside and resumes when its settings train again.
+    result = train_architecture("cnn", good, small_dataset, ckpt, out, tracking=False)
+    assert result.epochs_completed == 3
+    assert json.loads((out / "history.json").read_text())[0]["epoch"] == 1
+    assert good_weights != (ckpt / LAST).read_bytes()
