@@ -234,3 +234,62 @@ def test_demo_generator_mistakes_are_one_line_and_leave_nothing(tmp_path):
         out = subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", *args], capture_output=True, text=True)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not (tmp_path / "d.mp4").exists()
+
+
+def test_a_camera_that_disconnects_is_reopened_and_one_that_stays_gone_ends_the_run(tmp_path):
+    """A camera stands in as a video file read live: its end is the unplugged camera, reopening it is the
+    reconnect (the file again: the camera back; a missing file: the camera gone)."""
+    import time
+
+    import cv2
+
+    from fer_platform.edge.capture import FrameReader
+
+    video = _video(tmp_path / "camera.avi", 10)
+    back = FrameReader(cv2.VideoCapture(str(video)), live=False, paced_fps=None, max_frames=25, from_file=False,
+                       reopen=lambda: cv2.VideoCapture(str(video)), reconnect_s=5).start()
+    frames = []
+    while (frame := back.next(timeout=10)) is not None:
+        frames.append(frame.index)
+    back.stop()
+    assert frames == list(range(25)) and back.reconnects == 2 and back.lost is None
+
+    gone = FrameReader(cv2.VideoCapture(str(video)), live=True, paced_fps=None, max_frames=None, from_file=False,
+                       reopen=lambda: cv2.VideoCapture(str(tmp_path / "unplugged.avi")), reconnect_s=1.0).start()
+    started = time.monotonic()
+    while gone.next(timeout=10) is not None:
+        pass
+    gone.stop()
+    assert 1.0 <= time.monotonic() - started < 5
+    assert gone.lost == "camera disconnected after 10 frames and did not come back within 1 s"
+
+
+def test_a_full_disk_is_exit_4_with_one_line_for_jsonl_and_for_the_video(tmp_path):
+    """/dev/full answers every write with ENOSPC; a file-size limit (RLIMIT_FSIZE) cuts the video short the
+    way a full disk does (OpenCV's writer reports neither)."""
+    import resource
+
+    import cv2
+
+    video = tmp_path / "in.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))  # noise: does not compress
+    writer.release()
+    base = [sys.executable, "-m", "fer_platform.edge.cli", "--video", str(video), "--no-display",
+            "--url", "http://127.0.0.1:9"]
+    out = subprocess.run([*base, "--jsonl", "/dev/full"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_OUTPUT, out.stderr
+    assert "cannot write --jsonl /dev/full: No space left on device" in out.stderr and "Traceback" not in out.stderr
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    out = subprocess.run([*base, "--output", str(tmp_path / "annotated.mp4")], capture_output=True, text=True,
+                         timeout=120, preexec_fn=small_disk)
+    assert out.returncode == EXIT_OUTPUT, out.stderr
+    assert f"--output {tmp_path / 'annotated.mp4'} is incomplete: 40 frames were written" in out.stderr
+    assert "Traceback" not in out.stderr
+    ok = subprocess.run([*base, "--output", str(tmp_path / "full.mp4")], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr  # the same run with room on the disk is fine

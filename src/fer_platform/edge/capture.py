@@ -3,13 +3,18 @@
 Live sources (a camera, or a file with --realtime) keep only the newest frame: a frame the loop has not
 taken by the time the next one arrives is dropped and reported, never queued (a queue would make the shown
 label lag further and further behind). A plain file is read as fast as the loop goes, nothing dropped.
+
+A camera that stops delivering (unplugged, driver reset) is reopened with backoff for `reconnect_s` seconds;
+if it does not come back, the reader ends and `lost` says why (fer-edge exits 3).
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -29,9 +34,13 @@ NOTHING_YET = object()  # next(timeout) found no new frame in time (the source h
 
 class FrameReader:
     def __init__(self, capture: cv2.VideoCapture, live: bool, paced_fps: float | None, max_frames: int | None,
-                 from_file: bool):
+                 from_file: bool, reopen: Callable[[], cv2.VideoCapture] | None = None, reconnect_s: float = 10.0,
+                 name: str = "camera"):
         self.capture, self.live, self.paced_fps, self.max_frames = capture, live, paced_fps, max_frames
         self.from_file = from_file
+        self.reopen, self.reconnect_s, self.name = reopen, reconnect_s, name
+        self.lost: str | None = None  # set when a camera disconnected and did not come back
+        self.reconnects = 0
         self.dropped: list[int] = []
         self._latest: CapturedFrame | None = None
         self._queue: queue.Queue[CapturedFrame | None] = queue.Queue(maxsize=4)
@@ -81,12 +90,35 @@ class FrameReader:
                     time.sleep(max(0.0, started + index / self.paced_fps - time.monotonic()))
                 ok, image = self.capture.read()
                 if not ok:
-                    break
+                    if self.reopen is None or not self._reconnect(index):
+                        break
+                    continue
                 ts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.from_file else time.time()
                 self._deliver(CapturedFrame(index, time.monotonic(), ts, image))
                 index += 1
         finally:
             self._end()
+
+    def _reconnect(self, frames: int) -> bool:
+        """Reopen the source with backoff until it delivers a frame again or `reconnect_s` runs out."""
+        print(f"fer-edge: {self.name} stopped delivering frames after {frames}; reconnecting for up to "
+              f"{self.reconnect_s:g} s", file=sys.stderr, flush=True)
+        self.capture.release()
+        deadline, delay = time.monotonic() + self.reconnect_s, 0.25
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            capture = self.reopen()
+            if capture.isOpened():
+                self.capture = capture
+                self.reconnects += 1
+                print(f"fer-edge: {self.name} is back", file=sys.stderr, flush=True)
+                return True
+            capture.release()
+            self._stop.wait(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(2 * delay, 2.0)
+        if not self._stop.is_set():
+            self.lost = (f"{self.name} disconnected after {frames} frames and did not come back within "
+                         f"{self.reconnect_s:g} s")
+        return False
 
     def _deliver(self, frame: CapturedFrame) -> None:
         if not self.live:

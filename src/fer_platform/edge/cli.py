@@ -1,7 +1,7 @@
 """fer-edge: Haar-crop faces from a camera or video, classify them on the service, smooth per face, draw.
 
-Exit codes: 0 done; 2 bad arguments (or no display for the window); 3 the camera/video cannot be opened; 4 an
-output cannot be written; 5 faces were found but the service classified none of them (it was down throughout).
+Exit codes: 0 done; 2 bad arguments (or no display for the window); 3 the camera/video cannot be opened, or the
+camera disconnected and did not come back; 4 an output cannot be written (disk full: nothing claims success); 5 faces were found but the service classified none of them (it was down throughout).
 The service being down for a while is not an error: frames are marked unclassified and the client reconnects.
 """
 
@@ -23,7 +23,7 @@ TOKEN_ENV = "FER_API_TOKEN"  # the service reads the same variable
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fer-edge", description=__doc__.split("\n\n")[0],
                                      epilog="exit codes: 0 ok, 2 bad arguments or no display, 3 source cannot be "
-                                            "opened, 4 output cannot be written, 5 nothing was classified "
+                                            "opened or the camera was lost, 4 output cannot be written, 5 nothing was classified "
                                             "(service unreachable)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--full-scan-every", type=positive_int, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "
                              "last frame (default: 10 for a camera or --realtime, 1 = always for a file)")
+    parser.add_argument("--reconnect-s", type=float, default=10.0, metavar="S",
+                        help="a camera that stops delivering frames is reopened for up to S seconds before fer-edge "
+                             "gives up with exit 3 (default %(default)s)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
     args = parser.parse_args(argv)
     live = args.video is None or args.realtime  # a camera, or a file played as one
@@ -103,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OUTPUT
     if not ok:
         return EXIT_OUTPUT
+    if loop.reader.lost:
+        print(f"fer-edge: {loop.reader.lost}", file=sys.stderr)
+        return EXIT_SOURCE
     if summary["frames_with_faces"] and not summary["frames_classified"]:
         print(f"fer-edge: the service at {args.url} classified none of the {summary['frames_with_faces']} frames "
               f"with faces (is `bentoml serve` running there?)", file=sys.stderr)

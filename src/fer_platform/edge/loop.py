@@ -4,7 +4,6 @@ crops, finish the frame (track, record, draw) once its request is done. Frames f
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from fer_platform.edge.capture import NOTHING_YET, CapturedFrame, FrameReader
 from fer_platform.edge.client import PredictClient
 from fer_platform.edge.face_search import FaceSearch
 from fer_platform.edge.face_tracks import Box, FaceTracker, Track
+from fer_platform.edge.outputs import OutputFailed, RunOutputs
 from fer_platform.edge.overlay import draw
 from fer_platform.edge.run_stats import RunStats
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
@@ -51,19 +51,21 @@ def open_source(camera: int | None, video: str | None) -> tuple[cv2.VideoCapture
 
 class EdgeLoop:
     def __init__(self, args: argparse.Namespace, capture: cv2.VideoCapture, jsonl):
-        self.args, self.capture, self.jsonl = args, capture, jsonl
+        self.args = args
         from_file = args.video is not None
         self.fps_in = capture.get(cv2.CAP_PROP_FPS) or 25.0
         live = not from_file or args.realtime  # a camera, or a file played as one: drop, never queue
+        reopen = None if from_file else (lambda: cv2.VideoCapture(args.camera))
         self.reader = FrameReader(capture, live=live, paced_fps=self.fps_in if from_file and args.realtime else None,
-                                  max_frames=args.max_frames, from_file=from_file)
+                                  max_frames=args.max_frames, from_file=from_file, reopen=reopen,
+                                  reconnect_s=args.reconnect_s, name=f"camera {args.camera}")
+        self.outputs = RunOutputs(jsonl, args.jsonl, args.output, self.fps_in)
         detector = FaceDetector(DetectorSettings(min_face=args.min_face))
         self.search = FaceSearch(detector, detector.lossless_downscale(), full_every=args.full_scan_every)
         self.client = PredictClient(args.url, timeout=args.timeout, max_in_flight=args.max_in_flight,
                                     token=args.token)
         self.tracker = FaceTracker(window=args.window)
         self.stats = RunStats()
-        self.writer: cv2.VideoWriter | None = None
         self.output_failed = False
         self._frame_times: deque[float] = deque(maxlen=30)
 
@@ -98,17 +100,22 @@ class EdgeLoop:
                 quit_requested = self.finish(pending.popleft())
         except KeyboardInterrupt:
             pass
+        except OutputFailed as err:
+            self._output_failed(str(err))
         finally:
             self.close()
         return not self.output_failed
 
+    def _output_failed(self, why: str) -> None:
+        if not self.output_failed:
+            print(f"fer-edge: {why}", file=sys.stderr)
+        self.output_failed = True
+
     def record_dropped(self) -> None:
         for index in self.reader.take_dropped():
             self.stats.dropped += 1
-            if self.jsonl is not None:
-                # Same keys as a processed frame, so readers need no special case; `dropped` says why it is empty.
-                self.jsonl.write(json.dumps({"frame": index, "dropped": True, "classified": False,
-                                             "faces": []}) + "\n")
+            # Same keys as a processed frame, so readers need no special case; `dropped` says why it is empty.
+            self.outputs.record({"frame": index, "dropped": True, "classified": False, "faces": []})
 
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, list[Box]]:
         with self.stats.stage("decode"):
@@ -137,11 +144,10 @@ class EdgeLoop:
         latency_ms = (now - frame.captured.captured_at) * 1000
         self.stats.frame_done(latency_ms, has_faces=bool(frame.boxes), classified=probs is not None)
         self._frame_times.append(now)
-        if self.jsonl is not None:
+        if self.outputs.jsonl is not None:
             record = frame_record(frame, tracks, probs, classified)
             record["latency_ms"] = round(latency_ms, 1)
-            self.jsonl.write(json.dumps(record) + "\n")
-            self.jsonl.flush()
+            self.outputs.record(record)
         if self.args.output or not self.args.no_display:
             with self.stats.stage("drawing"):
                 annotated = draw(frame.captured.image, frame.boxes, tracks, probs, self.fps(), classified)
@@ -149,16 +155,8 @@ class EdgeLoop:
         return False
 
     def show(self, annotated: np.ndarray) -> bool:
-        """Write the annotated frame to --output and the window; True to stop (q, or the output failed)."""
-        if self.args.output:
-            if self.writer is None:
-                self.writer = cv2.VideoWriter(self.args.output, cv2.VideoWriter_fourcc(*"mp4v"), self.fps_in,
-                                              (annotated.shape[1], annotated.shape[0]))
-                if not self.writer.isOpened():
-                    print(f"fer-edge: cannot write --output {self.args.output}", file=sys.stderr)
-                    self.output_failed = True
-                    return True
-            self.writer.write(annotated)
+        """Write the annotated frame to --output and the window; True to stop (q)."""
+        self.outputs.frame(annotated)
         if not self.args.no_display:
             cv2.imshow(WINDOW_TITLE, annotated)
             return cv2.waitKey(1) & 0xFF == ord("q")
@@ -170,14 +168,16 @@ class EdgeLoop:
 
     def close(self) -> None:
         self.reader.stop()
-        self.record_dropped()
-        self.capture.release()
+        try:
+            self.record_dropped()
+        except OutputFailed as err:
+            self._output_failed(str(err))
+        self.reader.capture.release()  # the reader's: it may have reopened a camera
         self.client.close()
         self.stats.finished()
-        if self.writer is not None:
-            self.writer.release()
-        if self.jsonl is not None and self.jsonl is not sys.stdout:
-            self.jsonl.close()
+        problem = self.outputs.close()
+        if problem:
+            self._output_failed(problem)
         if not self.args.no_display:
             cv2.destroyAllWindows()
 
