@@ -99,6 +99,7 @@ class ServeSettings(Settings):
     max_image_pixels: int = Field(default=4096 * 4096, ge=48 * 48)  # checked on the header, before decoding
     # Requests to /predict and /detect in flight before the service answers 503 + Retry-After at once.
     max_in_flight: int = Field(default=32, ge=1)
+    body_timeout_s: float = Field(default=10.0, gt=0)  # a body not in by then is a 408 (slow or stalled client)
     # Requests waiting while an inference call runs are merged into the next call, up to this many faces.
     max_batch_faces: int = Field(default=64, ge=1)
     model_threads: int = Field(default=1, ge=1)  # ONNX Runtime threads of the model worker

@@ -55,7 +55,8 @@ def test_each_route_takes_only_its_body_kind_and_size():
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    guard = BodyGuard(app, routes={"/predict": "application/json", "/detect": "multipart/form-data"}, max_bytes=1000)
+    guard = BodyGuard(app, routes={"/predict": "application/json", "/detect": "multipart/form-data"}, max_bytes=1000,
+                      file_fields={"/detect": "image"})
 
     async def chunks(n: int, size: int):
         for _ in range(n):
@@ -71,15 +72,49 @@ def test_each_route_takes_only_its_body_kind_and_size():
                 await client.post("/predict", content=b"x" * 2000, headers={"content-type": "application/json"}),
                 await client.post("/predict", content=chunks(5, 300), headers={"content-type": "application/json"}),
                 await client.get("/livez"),
+                await client.post("/detect", files={"x": ("a.txt", b"x", "text/plain")},
+                                  data={"image": "http://example.invalid/x.jpg"}),
             ]
 
-    ok, multipart_to_json, json_to_upload, upload, declared_big, streamed_big, other = asyncio.run(scenario())
+    ok, multipart_to_json, json_to_upload, upload, declared_big, streamed_big, other, url_field = \
+        asyncio.run(scenario())
     assert ok.status_code == 200 and upload.status_code == 200 and other.status_code == 200
     assert multipart_to_json.status_code == 415 and "takes application/json" in multipart_to_json.json()["error"]
     assert json_to_upload.status_code == 415 and "multipart/form-data" in json_to_upload.json()["error"]
     assert declared_big.status_code == 413 and "limit is 1000" in declared_big.json()["error"]
     assert streamed_big.status_code == 413  # no Content-Length: counted as it streams
-    assert [path for path, _ in seen] == ["/predict", "/detect", "/livez"]
+    assert url_field.status_code == 400 and "not a text field" in url_field.json()["error"]
+    assert [path for path, _ in seen] == ["/predict", "/detect", "/livez"]  # nothing refused reached the app
+
+
+def test_a_stalled_body_gets_a_408_and_errors_get_one_shape():
+    from fer_platform.serving.error_shape import ErrorShape, error_body
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json"}, max_bytes=1000, timeout_s=0.3))
+    messages = iter([{"type": "http.request", "body": b"{", "more_body": True}])
+
+    async def stalled_receive():
+        try:
+            return next(messages)
+        except StopIteration:
+            await asyncio.sleep(60)  # the client never sends the rest
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": [(b"content-type", b"application/json")]}
+    asyncio.run(asyncio.wait_for(guard(scope, stalled_receive, send), 5))
+    assert sent[0]["status"] == 408 and b"did not arrive within 0.3 s" in sent[1]["body"]
+    assert error_body(400, b'[{"error": "faces is empty"}]') == {"error": "faces is empty", "status": 400}
+    assert error_body(404, b"Not Found") == {"error": "Not Found", "status": 404}
+    assert error_body(400, b'{"error": "1 validation error for Input", "detail": [{"loc": ["faces"], '
+                           b'"msg": "Input should be a valid array"}]}')["error"] == "faces: Input should be a valid array"
 
 
 def test_with_a_token_every_route_but_the_probes_needs_it():

@@ -89,78 +89,9 @@ def test_info_describes_the_served_model(server):
     assert info["runtime"].startswith("onnxruntime") and info["limits"]["max_in_flight"] >= 1
 
 
-def _png_header(width: int, height: int) -> bytes:
-    """The first bytes of a PNG claiming this size (a decompression bomb's header: refused before decoding)."""
-    import zlib
-
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x00\x00\x00\x00"
-    return (b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr
-            + zlib.crc32(b"IHDR" + ihdr).to_bytes(4, "big") + bytes(64))
-
-
 def test_health_and_metrics_routes(server):
     for route in ("/livez", "/readyz", "/metrics"):
         assert httpx.get(f"{server.url}{route}", timeout=10).status_code == 200, route
-
-
-@pytest.mark.parametrize("case, status, message", [
-    ("non_image", 415, "not a JPEG or PNG"),
-    ("empty_upload", 400, "empty image upload"),
-    ("oversized_upload", 413, "the limit is"),
-    ("empty_faces", 400, "at least one face"),
-    ("neither_field", 400, "exactly one of"),
-    ("wrong_shape", 422, "expected (N, 48, 48)"),
-    ("wrong_dtype", 422, "integers 0..255"),
-    ("out_of_range", 422, "integers 0..255"),
-    ("bad_length_b64", 422, "not a multiple of 48*48"),
-    ("bad_base64", 400, "not valid base64"),
-    ("too_many_faces", 413, "the limit is 64"),
-    ("invalid_json", 400, "json"),
-    ("multipart_to_predict", 415, "takes application/json"),
-    ("multipart_to_info", 415, "takes application/json"),
-    ("strings_in_faces", 422, "got strings"),
-    ("nulls_in_faces", 422, "got nulls"),
-    ("tiff_upload", 415, "not a JPEG or PNG"),
-    ("png_bomb", 413, "16384x16384"),
-    ("predict_body_over_limit", 413, "the limit is"),
-])
-def test_malformed_input_gets_a_4xx_and_the_service_keeps_answering(server, faces, case, status, message):
-    images, _ = faces
-    url = server.url
-    requests = {
-        "non_image": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"definitely not a jpeg",
-                                                                          "image/jpeg")}),
-        "empty_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"", "image/jpeg")}),
-        "oversized_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.jpg", b"\xff" * 8_100_000,
-                                                                                 "image/jpeg")}),
-        "empty_faces": lambda: post_predict(url, faces=[]),
-        "neither_field": lambda: post_predict(url),
-        "wrong_shape": lambda: post_predict(url, faces=np.zeros((2, 32, 32), int).tolist()),
-        "wrong_dtype": lambda: post_predict(url, faces=(images[:1] / 255.0).tolist()),
-        "out_of_range": lambda: post_predict(url, faces=(images[:1].astype(int) + 300).tolist()),
-        "bad_length_b64": lambda: post_predict(url, faces_b64=base64.b64encode(b"\x00" * 2000).decode()),
-        "bad_base64": lambda: post_predict(url, faces_b64="@@not base64@@"),
-        "too_many_faces": lambda: post_predict(url, faces_b64=base64.b64encode(
-            np.zeros((65, 48, 48), np.uint8).tobytes()).decode()),
-        "invalid_json": lambda: httpx.post(f"{url}/predict", content=b"{not json", timeout=30,
-                                           headers={"content-type": "application/json"}),
-        "multipart_to_predict": lambda: httpx.post(f"{url}/predict", files={"faces": ("f.bin", b"\xff\xfe\x00",
-                                                                                       "application/octet-stream")}),
-        "multipart_to_info": lambda: httpx.post(f"{url}/info", files={"x": ("x.bin", b"\x80\x81", "image/png")}),
-        "strings_in_faces": lambda: post_predict(url, faces=[[["7"] * 48] * 48]),
-        "nulls_in_faces": lambda: post_predict(url, faces=[[[None] * 48] * 48]),
-        "tiff_upload": lambda: httpx.post(f"{url}/detect", files={"image": ("x.tif", b"II*\x00" + bytes(200),
-                                                                            "image/tiff")}),
-        "png_bomb": lambda: httpx.post(f"{url}/detect", files={"image": ("bomb.png", _png_header(16384, 16384),
-                                                                         "image/png")}),
-        "predict_body_over_limit": lambda: httpx.post(f"{url}/predict", content=b"{" + b" " * 8_100_000 + b"}",
-                                                      headers={"content-type": "application/json"}, timeout=30),
-    }
-    r = requests[case]()
-    assert r.status_code == status, (case, r.status_code, r.text)
-    assert message.lower() in r.text.lower(), r.text
-    ok = post_predict(url, faces=images[:1].tolist())
-    assert ok.status_code == 200
 
 
 def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(packaged, faces, tmp_path):

@@ -8,7 +8,10 @@ flight are refused before their body is read, and every 503 leaving the service 
 TokenGuard: with FER_API_TOKEN set, every route but the probes needs that bearer token.
 
 BodyGuard: each route gets only the body kind it takes (a multipart form sent to a JSON route made BentoML
-fail with a 500) and at most `max_bytes`, counted as the body streams in (no Content-Length needed).
+fail with a 500) and at most `max_bytes`, counted as the body streams in (no Content-Length needed), within
+`timeout_s` (a client that stalls mid-body gets a 408 instead of holding a request slot). The body is read in
+full here and handed on as one message, so these answers never depend on how BentoML handles an error raised
+while it reads; a multipart form is checked for its shape first (serving.forms).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+import anyio
+
+from fer_platform.serving.forms import form_problem
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -56,10 +63,13 @@ class OverloadGuard:
 
 
 class BodyGuard:
-    """`routes` maps a path to the content type it takes (e.g. "application/json", "multipart/form-data")."""
+    """`routes` maps a path to the content type it takes (e.g. "application/json", "multipart/form-data");
+    `file_fields` maps a multipart path to the one file part it takes."""
 
-    def __init__(self, app, routes: dict[str, str], max_bytes: int):
-        self.app, self.routes, self.max_bytes = app, routes, max_bytes
+    def __init__(self, app, routes: dict[str, str], max_bytes: int, timeout_s: float = 10.0,
+                 file_fields: dict[str, str] | None = None):
+        self.app, self.routes, self.max_bytes, self.timeout_s = app, routes, max_bytes, timeout_s
+        self.file_fields = file_fields or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         expected = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -75,33 +85,60 @@ class BodyGuard:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await respond(send, 413, f"request body is {declared} bytes; the limit is {self.max_bytes}")
             return
-        await self._counted(scope, receive, send)
-
-    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
-        seen, started = 0, False
-
-        class TooLarge(Exception):
-            pass
-
-        async def counting_receive() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise TooLarge
-            return message
-
-        async def tracking_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except TooLarge:
-            if not started:
-                await respond(send, 413, f"request body is over the limit of {self.max_bytes} bytes")
+            with anyio.fail_after(self.timeout_s):
+                body = await self._read_body(receive)
+        except TimeoutError:
+            await respond(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+            return
+        except _TooLarge:
+            await respond(send, 413, f"request body is over the limit of {self.max_bytes} bytes")
+            return
+        except _Disconnected:
+            return
+        field = self.file_fields.get(scope["path"])
+        if field and kind == "multipart/form-data":
+            problem = await form_problem(scope, body, field)
+            if problem:
+                await respond(send, 400, problem)
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body as one message, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replayed() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 class TokenGuard:

@@ -29,6 +29,7 @@ from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
 from fer_platform.labels import EMOTIONS
 from fer_platform.serving.batching import GreedyBatcher
+from fer_platform.serving.error_shape import ErrorShape
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
 from fer_platform.serving.runtime import FaceClassifier
@@ -96,15 +97,9 @@ class FerService:
                 "faces": results}
 
     def _find_faces(self, image: Path) -> tuple[np.ndarray, list]:
-        """Decode and Haar-detect (in a worker thread: a large photo takes a while)."""
-        size = image.stat().st_size
-        if size > SERVE.max_request_bytes:
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               f"image upload is {size} bytes; the limit is {SERVE.max_request_bytes}")
+        """Decode and Haar-detect (in a worker thread: a large photo takes a while). BodyGuard bounded the size."""
         gray = decode_image(image.read_bytes(), SERVE.max_request_bytes, SERVE.max_image_side, SERVE.max_image_pixels)
         return gray, self.detector.detect(gray)[: SERVE.max_faces_per_request]
-
-
     @bentoml.api
     def info(self) -> dict[str, Any]:
         """The served model: registry name, version and alias, label order, its metrics, serving limits."""
@@ -113,10 +108,12 @@ class FerService:
                 "limits": SERVE.model_dump()}
 
 
+FerService.add_asgi_middleware(ErrorShape)  # outermost: it also shapes the guards' answers
 FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""))
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
-FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, routes={
-    "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"})
+FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
+    "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
+    file_fields={"/detect": "image"})
 
 
 def _face_result(probs: np.ndarray) -> dict[str, Any]:
