@@ -53,6 +53,7 @@ bench: setup  ## the benchmark suite (minutes): JSON in bench/results/, the tabl
 	python bench/service_load.py
 	python bench/edge_fps.py
 	python bench/serving_env.py
+	python bench/reliability_load.py
 	python bench/report.py
 
 clean:

@@ -50,6 +50,13 @@ def row(r: dict) -> str:
                   f"{r['in_process_faces_per_s']}; /detect 640x480 p50 {r['detect']['p50']} ms; served PrivateTest "
                   f"{acc['accuracy']} (card {acc['model_card_accuracy']})")
         target = "p99 <= 30 ms, 0 errors; >= 70%; /readyz <= 15 s; = card"
+    elif name == "reliability_load":
+        p, d, m = r["predict"], r["detect"], r["rss_mb"]
+        result = (f"{r['clients']} clients for {r['seconds']:.0f} s: {r['requests']} requests, {r['errors']} errors "
+                  f"{r['error_kinds'] or ''}; /predict p50 {p['p50']} p99 {p['p99']} max {p['max']} ms; /detect "
+                  f"p50 {d['p50']} p99 {d['p99']} ms; RSS {m['baseline']} -> peak {m['peak']} -> {m['after']} MB (every 10 s: "
+                  f"{', '.join(map(str, m.get('every_10_s', [])))})")
+        target = "0 errors, bounded memory"
     elif name == "edge_fps":
         d = r["detection"]
         runs = "; ".join(f"{k.replace('_', ' ')}: {v['fps']} FPS, p95 {v['latency_ms_p95']} ms, {v['dropped']} dropped"

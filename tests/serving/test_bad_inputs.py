@@ -11,6 +11,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import REPO
 from tests.serving.bad_inputs import CATALOGUE, check, run_case
 
 pytestmark = pytest.mark.slow
@@ -72,3 +73,9 @@ def test_every_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(server, small
     assert max(peak) - baseline <= MAX_PEAK_GROWTH_MB, (baseline, max(peak))
     assert final - baseline <= MAX_FINAL_GROWTH_MB, (baseline, final)
     assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def test_reliability_md_lists_every_case():
+    text = (REPO / "RELIABILITY.md").read_text()
+    missing = [c.name for c in CATALOGUE if f"`{c.name}`" not in text]
+    assert not missing, f"RELIABILITY.md does not list {missing}"
