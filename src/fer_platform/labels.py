@@ -22,3 +22,12 @@ def emotion_code(name: str) -> int:
         return EMOTION_TO_CODE[name]
     except KeyError:
         raise ValueError(f"unknown emotion {name!r}; known: {', '.join(EMOTIONS)}") from None
+
+
+def face_result(probabilities) -> dict:
+    """One face's answer, the shape /predict, /detect and the Python API share: the top label, its probability
+    as `confidence`, and every label's probability (in EMOTIONS order)."""
+    values = [float(p) for p in probabilities]
+    top = max(range(len(values)), key=values.__getitem__)
+    return {"label": EMOTIONS[top], "confidence": values[top],
+            "probabilities": dict(zip(EMOTIONS, values, strict=True))}

@@ -27,7 +27,7 @@ from bentoml.exceptions import BentoMLException
 from fer_platform.config import load_params
 from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
-from fer_platform.labels import EMOTIONS
+from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
 from fer_platform.serving.error_shape import ErrorShape
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
@@ -79,7 +79,7 @@ class FerService:
         except RequestError as err:
             raise _client_error(err) from None
         probs = await self.infer(batch)
-        return {"labels": list(EMOTIONS), "faces": [_face_result(p) for p in probs]}
+        return {"labels": list(EMOTIONS), "faces": [face_result(p) for p in probs]}
 
     @bentoml.api
     async def detect(self, image: Path) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class FerService:
         results = []
         if boxes:
             probs = await self.infer(crop_faces(gray, boxes))
-            results = [{"box": dict(zip(("x", "y", "w", "h"), b, strict=True)), **_face_result(p)}
+            results = [{"box": dict(zip(("x", "y", "w", "h"), b, strict=True)), **face_result(p)}
                        for b, p in zip(boxes, probs, strict=True)]
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
@@ -114,9 +114,3 @@ FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=(
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
     "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
     file_fields={"/detect": "image"})
-
-
-def _face_result(probs: np.ndarray) -> dict[str, Any]:
-    top = int(np.argmax(probs))
-    return {"label": EMOTIONS[top], "confidence": float(probs[top]),
-            "probabilities": {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)}}

@@ -1,0 +1,156 @@
+"""The Python API: the faces in an image, each with its box, label, confidence and probabilities (the shape of
+the service's /detect), in one call.
+
+    from fer_platform.api import FER
+
+    fer = FER.from_release()                           # the committed release model, in this process
+    fer = FER.from_registry()                          # fer-classifier@champion of the MLflow registry
+    fer = FER.from_service("http://127.0.0.1:3000")    # a running `bentoml serve` (token: FER_API_TOKEN)
+
+    fer.detect_emotions("photo.jpg")    # a path, or an image array (BGR as OpenCV reads it, or grayscale)
+    # [{"box": {"x": 212, "y": 96, "w": 143, "h": 143}, "label": "happy", "confidence": 0.93,
+    #   "probabilities": {"angry": 0.01, ..., "neutral": 0.02}}]
+    fer.classify(crops)                 # (N, 48, 48) uint8 face crops: the same dicts, without boxes
+
+In process, faces are found with the same Haar detector and settings as the service, and classified by the
+Keras model (TensorFlow is imported on the first call, ~13 s). Against a service, the image is sent to /detect
+(and crops to /predict), so the answer is the served model's.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
+from fer_platform.errors import UserError
+from fer_platform.faces import FaceDetector, crop_faces, to_gray
+from fer_platform.labels import EMOTIONS, face_result
+from fer_platform.release import RELEASE_DIR
+from fer_platform.release.export import MODEL_FILE
+
+Faces = list[dict[str, Any]]
+
+
+class FER:
+    """Facial expressions of the faces in an image. Build one with `from_release`, `from_registry` or
+    `from_service`; then call `detect_emotions(image)` or `classify(crops)`."""
+
+    def __init__(self, predict, detect=None, source: str = ""):
+        self._predict, self._detect, self.source = predict, detect, source
+        self._detector: FaceDetector | None = None
+
+    @classmethod
+    def from_release(cls, release_dir: str | Path = RELEASE_DIR) -> FER:
+        path = Path(release_dir) / MODEL_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no release model (run from the project root, or pass release_dir)")
+        return cls.from_model_file(path)
+
+    @classmethod
+    def from_model_file(cls, path: str | Path) -> FER:
+        """A Keras model file (a release, or a training's artifacts/models/<arch>/model.keras)."""
+        from fer_platform.models import load_model  # start-up cost: Keras only when a local model is used
+
+        model = load_model(Path(path), compile=False)
+        return cls(_keras_predict(model), source=str(path))
+
+    @classmethod
+    def from_registry(cls, alias: str = "champion", registered_model: str = MODEL_NAME) -> FER:
+        """The version `alias` points to in the MLflow registry (MLFLOW_TRACKING_URI, else ./mlflow.db)."""
+        from fer_platform.tracking.model_logging import load_logged_model  # start-up cost: MLflow and Keras
+
+        model = load_logged_model(f"models:/{registered_model}@{alias}")
+        return cls(_keras_predict(model), source=f"models:/{registered_model}@{alias}")
+
+    @classmethod
+    def from_service(cls, url: str = "http://127.0.0.1:3000", token: str | None = None,
+                     timeout: float = 30.0) -> FER:
+        client = _ServiceClient(url, token if token is not None else os.environ.get("FER_API_TOKEN"), timeout)
+        return cls(client.predict, client.detect, source=url)
+
+    def detect_emotions(self, image: str | Path | np.ndarray) -> Faces:
+        """Every face Haar finds in `image`, largest first: [{"box", "label", "confidence", "probabilities"}]."""
+        if self._detect is not None:
+            return self._detect(_encoded(image))
+        gray = _gray(image)
+        if self._detector is None:
+            self._detector = FaceDetector()
+        boxes = self._detector.detect(gray)
+        if not boxes:
+            return []
+        probabilities = self._predict(crop_faces(gray, boxes))
+        return [{"box": dict(zip(("x", "y", "w", "h"), box, strict=True)), **face_result(p)}
+                for box, p in zip(boxes, probabilities, strict=True)]
+
+    def classify(self, crops: np.ndarray) -> Faces:
+        """(N, 48, 48) uint8 face crops -> [{"label", "confidence", "probabilities"}]."""
+        crops = np.asarray(crops)
+        if crops.ndim == 2:
+            crops = crops[None]
+        if crops.shape[1:] != IMAGE_SHAPE or crops.dtype != np.uint8:
+            raise UserError(f"crops must be uint8 of shape (N, 48, 48), got {crops.dtype} {crops.shape}")
+        return [face_result(p) for p in self._predict(crops)]
+
+
+def _keras_predict(model):
+    from fer_platform.models.inference import predict_probabilities
+
+    return lambda crops: predict_probabilities(model, crops)
+
+
+def _gray(image: str | Path | np.ndarray) -> np.ndarray:
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise UserError(f"an image array must be uint8 HxW or HxWxC, got {image.dtype} {image.shape}")
+        return to_gray(image)
+    path = Path(image)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)  # applies EXIF orientation, as the service does
+    if gray is None:
+        raise UserError(f"{path}: not an image OpenCV can read")
+    return gray
+
+
+def _encoded(image: str | Path | np.ndarray) -> bytes:
+    """The bytes to upload: a JPEG/PNG file as it is, an array as PNG (lossless)."""
+    if isinstance(image, np.ndarray):
+        _gray(image)  # the same checks as in process
+        return cv2.imencode(".png", image)[1].tobytes()
+    path = Path(image)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    return path.read_bytes()
+
+
+class _ServiceClient:
+    def __init__(self, url: str, token: str | None, timeout: float):
+        import httpx  # here: only a service-backed FER needs it
+
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
+
+    def _post(self, route: str, **kwargs) -> dict:
+        response = self.http.post(f"{self.url}{route}", **kwargs)
+        if response.status_code != 200:
+            try:
+                why = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                why = response.text[:200]
+            raise UserError(f"{self.url}{route}: HTTP {response.status_code}: {why}")
+        return response.json()
+
+    def detect(self, data: bytes) -> Faces:
+        return self._post("/detect", files={"image": ("image", data, "application/octet-stream")})["faces"]
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        body = {"faces_b64": base64.b64encode(np.ascontiguousarray(crops, np.uint8).tobytes()).decode()}
+        faces = self._post("/predict", json=body)["faces"]
+        return np.array([[f["probabilities"][e] for e in EMOTIONS] for f in faces], np.float32).reshape(-1, len(EMOTIONS))

@@ -1,0 +1,79 @@
+"""The Python API on real faces: the committed release model in process, and the same call against a real
+`bentoml serve` of that release (its answers agree: the served ONNX graph is parity-checked against Keras)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_platform.api import FER
+from fer_platform.edge.demo import compose
+from fer_platform.errors import UserError
+from fer_platform.labels import EMOTIONS
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def photo(small_dataset, tmp_path_factory):
+    faces = small_dataset.split("PrivateTest").images
+    frame, _ = compose([faces[0], faces[7]], [(165, 240), (475, 240)])
+    path = tmp_path_factory.mktemp("api") / "two_faces.png"
+    cv2.imwrite(str(path), frame)
+    return frame, path
+
+
+@pytest.fixture(scope="module")
+def local():
+    return FER.from_release(REPO / "release")
+
+
+def test_detect_emotions_in_process_gives_the_detect_shape(local, photo):
+    frame, path = photo
+    found = local.detect_emotions(frame)
+    assert len(found) == 2
+    for face in found:
+        assert set(face) == {"box", "label", "confidence", "probabilities"} and set(face["box"]) == set("xywh")
+        assert list(face["probabilities"]) == list(EMOTIONS)
+        assert abs(sum(face["probabilities"].values()) - 1) < 1e-4
+        assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
+        assert face["confidence"] == face["probabilities"][face["label"]]
+    assert local.detect_emotions(path) == local.detect_emotions(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    assert local.detect_emotions(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
+def test_classify_crops(local, small_dataset):
+    crops = small_dataset.split("PrivateTest").images[:5]
+    answers = local.classify(crops)
+    assert len(answers) == 5 and all(a["label"] in EMOTIONS for a in answers)
+    alone = local.classify(crops[0])[0]  # one crop without the batch axis (float sums differ by batch: 1e-7)
+    assert alone["label"] == answers[0]["label"] and abs(alone["confidence"] - answers[0]["confidence"]) < 1e-5
+
+
+def test_mistakes_are_clear_errors(local, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        local.detect_emotions(tmp_path / "missing.jpg")
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(UserError, match="not an image"):
+        local.detect_emotions(tmp_path / "notes.jpg")
+    with pytest.raises(UserError, match="uint8"):
+        local.detect_emotions(np.zeros((10, 10), np.float32))
+    with pytest.raises(UserError, match=r"\(N, 48, 48\)"):
+        local.classify(np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(FileNotFoundError, match="no release model"):
+        FER.from_release(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_same_call_against_the_service_agrees_with_in_process(local, release_server, photo, small_dataset):
+    frame, path = photo
+    remote = FER.from_service(release_server.url)
+    here, there = local.detect_emotions(frame), remote.detect_emotions(path)
+    assert [f["box"] for f in there] == [f["box"] for f in here]
+    assert [f["label"] for f in there] == [f["label"] for f in here]
+    for a, b in zip(here, there, strict=True):
+        assert max(abs(a["probabilities"][e] - b["probabilities"][e]) for e in EMOTIONS) < 1e-3
+    crops = small_dataset.split("PrivateTest").images[:8]
+    assert [f["label"] for f in remote.classify(crops)] == [f["label"] for f in local.classify(crops)]
+    with pytest.raises(UserError, match="HTTP 415"):
+        remote.detect_emotions(REPO / "README.md")  # the service's error, in one line
