@@ -104,3 +104,21 @@ def test_edge_survives_a_service_restart(packaged, tmp_path):
     assert down, "no frame was marked unclassified while the service was down"
     assert any(r["classified"] and r["faces"] for r in records if r["frame"] > max(down)), "never reconnected"
     assert "retrying in" in err
+
+
+def test_image_mode_against_the_service(release_server, small_dataset, tmp_path):
+    import cv2
+
+    from fer_platform.edge.demo import compose
+
+    faces = small_dataset.split("PrivateTest").images
+    frame, _ = compose([faces[0], faces[7]], [(165, 240), (475, 240)])
+    cv2.imwrite(str(tmp_path / "photo.jpg"), frame)
+    out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", "--image", str(tmp_path / "photo.jpg"),
+                          "--url", release_server.url, "--output", str(tmp_path / "annotated.png")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["classified"] and len(record["faces"]) == 2
+    assert all(f["label"] and abs(sum(f["probabilities"].values()) - 1) < 1e-3 for f in record["faces"])
+    assert cv2.imread(str(tmp_path / "annotated.png")).shape == frame.shape

@@ -293,3 +293,54 @@ def test_a_full_disk_is_exit_4_with_one_line_for_jsonl_and_for_the_video(tmp_pat
     assert "Traceback" not in out.stderr
     ok = subprocess.run([*base, "--output", str(tmp_path / "full.mp4")], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr  # the same run with room on the disk is fine
+
+
+def test_image_mode_reports_faces_as_json_and_exit_5_without_a_service(tmp_path, small_dataset):
+    import json
+
+    import cv2
+
+    from fer_platform.edge.demo import compose
+
+    faces = small_dataset.split("PrivateTest").images
+    frame, _ = compose([faces[0], faces[7]], [(165, 240), (475, 240)])
+    cv2.imwrite(str(tmp_path / "photo.png"), frame)
+    base = [sys.executable, "-m", "fer_platform.edge.cli", "--url", "http://127.0.0.1:9"]
+    out = subprocess.run([*base, "--image", str(tmp_path / "photo.png"), "--output", str(tmp_path / "out.jpg")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 5, out.stderr
+    record = json.loads(out.stdout)
+    assert record["width"] == 640 and len(record["faces"]) == 2 and record["classified"] is False
+    assert all(f["label"] is None and set(f["box"]) == set("xywh") for f in record["faces"])
+    assert cv2.imread(str(tmp_path / "out.jpg")).shape == frame.shape  # annotated, unclassified boxes
+    missing = subprocess.run([*base, "--image", str(tmp_path / "none.jpg")], capture_output=True, text=True)
+    assert missing.returncode == EXIT_SOURCE and "cannot read image" in missing.stderr
+
+
+def test_a_progress_line_on_long_videos(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", "--video", str(_video(tmp_path / "v.avi", 40)),
+                          "--no-display", "--url", "http://127.0.0.1:9", "--progress-s", "0.001"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("fer-edge: frame ")]
+    assert lines and "/40 (" in lines[-1] and "FPS" in lines[-1]
+
+
+def test_labels_stay_inside_the_frame_with_a_colour_per_emotion():
+    from fer_platform.edge.overlay import COLOURS, label_origin
+    from fer_platform.labels import EMOTIONS
+
+    assert set(COLOURS) == set(EMOTIONS) and len(set(COLOURS.values())) == len(EMOTIONS)
+    text = "face 1: surprise 100% (last known)"
+    for box in [(0, 0, 60, 60), (600, 2, 40, 40), (300, 200, 80, 80), (0, 440, 40, 40)]:
+        x, y = label_origin(box, text, (480, 640, 3))
+        assert 0 <= x < 640 and 10 <= y < 480, (box, x, y)
+    import cv2
+
+    from fer_platform.edge.overlay import FONT, SCALE, THICK, draw
+
+    blank = np.zeros((480, 640, 3), np.uint8)
+    shown = draw(blank, [], [], None, 99.9, False, window=100)
+    status = "99.9 FPS | mean of last 100 answers | service unavailable"
+    assert cv2.getTextSize(status, FONT, SCALE, THICK)[0][0] + 10 <= 640  # the longest status line fits
+    assert shown[-25:, :40].any()  # drawn at the bottom left

@@ -29,6 +29,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, metavar="INDEX", help="camera index (e.g. 0)")
     source.add_argument("--video", metavar="PATH", help="a video file")
+    source.add_argument("--image", metavar="PATH", help="one photo: its faces as JSON on stdout (or --jsonl), "
+                                                        "the annotated image with --output (e.g. out.jpg)")
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="service URL (default: %(default)s)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"bearer token of a service that requires one (default: ${TOKEN_ENV})")
@@ -52,6 +54,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reconnect-s", type=float, default=10.0, metavar="S",
                         help="a camera that stops delivering frames is reopened for up to S seconds before fer-edge "
                              "gives up with exit 3 (default %(default)s)")
+    parser.add_argument("--progress-s", type=float, default=5.0, metavar="S",
+                        help="a progress line on stderr every S seconds (0: none; default %(default)s)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
     args = parser.parse_args(argv)
     live = args.video is None or args.realtime  # a camera, or a file played as one
@@ -75,6 +79,10 @@ def positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.image is not None:  # a still: JSON out, no window
+        from fer_platform.edge.still import classify_image
+
+        return classify_image(args)
     headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if not args.no_display and headless:
         # OpenCV's window would abort the process (exit 134, Qt noise) on a machine without a display.

@@ -67,6 +67,8 @@ class EdgeLoop:
         self.tracker = FaceTracker(window=args.window)
         self.stats = RunStats()
         self.output_failed = False
+        self.total_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if from_file else 0
+        self._next_progress = time.monotonic() + args.progress_s
         self._frame_times: deque[float] = deque(maxlen=30)
 
     @property
@@ -144,15 +146,26 @@ class EdgeLoop:
         latency_ms = (now - frame.captured.captured_at) * 1000
         self.stats.frame_done(latency_ms, has_faces=bool(frame.boxes), classified=probs is not None)
         self._frame_times.append(now)
+        if self.args.progress_s and now >= self._next_progress:
+            self._next_progress = now + self.args.progress_s
+            self.progress()
         if self.outputs.jsonl is not None:
             record = frame_record(frame, tracks, probs, classified)
             record["latency_ms"] = round(latency_ms, 1)
             self.outputs.record(record)
         if self.args.output or not self.args.no_display:
             with self.stats.stage("drawing"):
-                annotated = draw(frame.captured.image, frame.boxes, tracks, probs, self.fps(), classified)
+                annotated = draw(frame.captured.image, frame.boxes, tracks, probs, self.fps(), classified,
+                                 self.args.window)
             return self.show(annotated)
         return False
+
+    def progress(self) -> None:
+        s = self.stats
+        done = s.frames + s.dropped
+        of = f"/{self.total_frames} ({done / self.total_frames:.0%})" if self.total_frames > 0 else ""
+        print(f"fer-edge: frame {done}{of}, {self.fps():.1f} FPS, {s.frames_classified}/{s.frames_with_faces} "
+              f"frames with faces classified, {s.dropped} dropped", file=sys.stderr, flush=True)
 
     def show(self, annotated: np.ndarray) -> bool:
         """Write the annotated frame to --output and the window; True to stop (q)."""
