@@ -89,6 +89,18 @@ def test_info_describes_the_served_model(server):
     assert info["runtime"].startswith("onnxruntime") and info["limits"]["max_in_flight"] >= 1
 
 
+def test_the_openapi_document_describes_this_service(server):
+    spec = httpx.get(f"{server.url}/docs.json", timeout=30).json()
+    info = spec["info"]
+    assert info["title"] == "FER service: facial expression recognition"
+    assert "fer-platform " in info["version"] and "fer-classifier:" in info["version"] and "@champion" in info["version"]
+    assert "Errors are" in info["description"] and "BentoML" not in info["description"]
+    for route in ("/predict", "/info"):
+        examples = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]["examples"]
+        for example in examples.values():  # every documented example is a request the service accepts
+            assert httpx.post(f"{server.url}{route}", json=example["value"], timeout=30).status_code == 200
+
+
 def test_health_and_metrics_routes(server):
     for route in ("/livez", "/readyz", "/metrics"):
         assert httpx.get(f"{server.url}{route}", timeout=10).status_code == 200, route
@@ -108,8 +120,14 @@ def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(packa
     try:
         images, _ = faces
         body = {"faces": images[:1].tolist()}
-        assert httpx.post(f"{srv.url}/predict", json=body, timeout=30).status_code == 401
         bearer = {"authorization": "Bearer team-secret"}
+        import concurrent.futures as cf
+
+        with cf.ThreadPoolExecutor(16) as pool:  # ready means ready: a first burst right after /readyz is served
+            burst = list(pool.map(lambda i: httpx.post(f"{srv.url}/predict", json={"faces": images[i:i + 4].tolist()},
+                                                       headers=bearer, timeout=30).status_code, range(16)))
+        assert burst == [200] * 16, burst
+        assert httpx.post(f"{srv.url}/predict", json=body, timeout=30).status_code == 401
         assert httpx.post(f"{srv.url}/predict", json=body, headers=bearer, timeout=30).status_code == 200
         assert httpx.get(f"{srv.url}/readyz", timeout=10).status_code == 200
         generate(SHARED_FER, tmp_path / "demo.mp4", frames_per_segment=3)

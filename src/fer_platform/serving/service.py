@@ -24,12 +24,14 @@ import cv2
 import numpy as np
 from bentoml.exceptions import BentoMLException
 
+from fer_platform import version as fer_platform_version
 from fer_platform.config import load_params
 from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
 from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
 from fer_platform.serving.error_shape import ErrorShape
+from fer_platform.serving.openapi_info import OpenAPIInfo
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
 from fer_platform.serving.runtime import FaceClassifier
@@ -65,7 +67,11 @@ class FerService:
         self.detector = FaceDetector(DetectorSettings(SERVE.haar_scale_factor, SERVE.haar_min_neighbors,
                                                       SERVE.haar_min_face))
         self.model = FaceClassifier(self.bento_model.path_of(SERVED_MODEL_FILE), threads=SERVE.model_threads)
-        self.model.predict(np.zeros((1, *IMAGE_SHAPE), np.uint8))  # first-call set-up now, not on a request
+        # Ready means ready: each batch shape's first-call set-up, and the cascade's, now rather than on the first
+        # requests after /readyz turned 200 (those once got 503s while a client's first burst queued behind it).
+        for n in (1, 4, 16, SERVE.max_batch_faces):
+            self.model.predict(np.zeros((n, *IMAGE_SHAPE), np.uint8))
+        self.detector.detect(np.zeros((480, 640), np.uint8))
         self.cpu = anyio.CapacityLimiter(SERVE.api_cpu_threads)
         self.infer = GreedyBatcher(self.model.predict, max_faces=SERVE.max_batch_faces)
 
@@ -109,8 +115,15 @@ class FerService:
 
 
 FerService.add_asgi_middleware(ErrorShape)  # outermost: it also shapes the guards' answers
+FerService.add_asgi_middleware(OpenAPIInfo, versions=lambda: _versions(bentoml.models.get(f"{MODEL_NAME}:latest")))
 FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""))
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
     "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
     file_fields={"/detect": "image"})
+
+
+def _versions(bento_model) -> dict[str, str]:
+    meta = bento_model.info.metadata
+    return {"fer-platform": fer_platform_version(), "model": str(bento_model.tag),
+            "registry": f"{meta.get('registered_model')} v{meta.get('version')} @{meta.get('alias')}"}
