@@ -344,3 +344,17 @@ def test_labels_stay_inside_the_frame_with_a_colour_per_emotion():
     status = "99.9 FPS | mean of last 100 answers | service unavailable"
     assert cv2.getTextSize(status, FONT, SCALE, THICK)[0][0] + 10 <= 640  # the longest status line fits
     assert shown[-25:, :40].any()  # drawn at the bottom left
+
+
+def test_a_face_replacing_another_at_the_same_place_starts_its_own_track(small_dataset):
+    faces = small_dataset.split("PrivateTest").images
+    tracker = FaceTracker(window=10)
+    box = (100, 100, 150, 150)
+    first = [tracker.update([box], one_hot(3)[None], faces[i:i + 1])[0].track_id for i in (0, 0, 0)]
+    # the same face again, a few pixels off and a little brighter: the same track
+    moved = np.clip(np.roll(faces[0], 2, axis=1).astype(int) + 12, 0, 255).astype(np.uint8)
+    again = tracker.update([(103, 99, 150, 150)], one_hot(3)[None], moved[None])[0]
+    assert first == [1, 1, 1] and again.track_id == 1
+    other = tracker.update([box], one_hot(5)[None], faces[7:8])[0]  # a different face, same place
+    assert other.track_id != 1 and int(other.smoothed().argmax()) == 5  # nothing carried over
+    assert tracker.update([box], one_hot(5)[None])[0].track_id == other.track_id  # without crops: IoU only

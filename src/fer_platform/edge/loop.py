@@ -34,6 +34,7 @@ class PendingFrame:
     captured: CapturedFrame
     boxes: list[Box]
     request: Future | None
+    crops: np.ndarray | None = None  # the faces sent (the tracker compares them across frames)
 
     def ready(self) -> bool:
         return self.request is None or self.request.done()
@@ -128,12 +129,12 @@ class EdgeLoop:
     def submit(self, captured: CapturedFrame) -> PendingFrame:
         """Detect faces and send their crops without waiting for the answer."""
         gray, boxes = self.detect(captured.image)
-        request = None
+        request = crops = None
         if boxes:
             with self.stats.stage("crop"):
                 crops = crop_faces(gray, boxes)
             request = self.client.submit(crops)
-        return PendingFrame(captured, boxes, request)
+        return PendingFrame(captured, boxes, request, crops)
 
     def finish(self, frame: PendingFrame) -> bool:
         """Track, record and draw one frame whose request has completed; True when the user quit."""
@@ -141,7 +142,7 @@ class EdgeLoop:
             probs = self._probabilities(frame)
         classified = probs is not None or not frame.boxes
         with self.stats.stage("smoothing"):
-            tracks = self.tracker.update(frame.boxes, probs)
+            tracks = self.tracker.update(frame.boxes, probs, frame.crops)
         now = time.monotonic()
         latency_ms = (now - frame.captured.captured_at) * 1000
         self.stats.frame_done(latency_ms, has_faces=bool(frame.boxes), classified=probs is not None)
