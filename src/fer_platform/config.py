@@ -54,6 +54,9 @@ class AugmentSettings(Settings):
     translation: float = Field(default=0.1, ge=0, lt=1)
     rotation: float = Field(default=0.05, ge=0, lt=1)  # fraction of a full turn
     zoom: float = Field(default=0.1, ge=0, lt=1)
+    # Random erasing (Zhong et al. 2017): this share of images gets one rectangle of 2-20% of the face set to
+    # noise. Off by default, so existing recipes (and their checkpoints' fingerprints) are unchanged.
+    erasing: float = Field(default=0.0, ge=0, le=1)
 
 
 class TrainSettings(Settings):
@@ -68,7 +71,14 @@ class TrainSettings(Settings):
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
     warmup_epochs: int = Field(default=0, ge=0)
-    schedule: Literal["constant", "cosine"] = "cosine"
+    schedule: Literal["constant", "cosine", "step", "plateau"] = "cosine"
+    # step: learning rate x step_factor every step_epochs epochs. plateau: x plateau_factor after
+    # plateau_patience epochs without a better PublicTest accuracy (Khaireddin & Chen 2021: x0.75 after 5).
+    step_epochs: int = Field(default=30, ge=1)
+    step_factor: float = Field(default=0.1, gt=0, lt=1)
+    plateau_patience: int = Field(default=5, ge=1)
+    plateau_factor: float = Field(default=0.75, gt=0, lt=1)
+    nesterov: bool = True  # with optimizer: sgd
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     class_weight: Literal["none", "balanced", "sqrt"] = "none"
     augment: AugmentSettings = AugmentSettings()
@@ -83,6 +93,8 @@ class TrainSettings(Settings):
     def _warmup_fits(self) -> TrainSettings:
         if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be < epochs ({self.epochs})")
+        if self.warmup_epochs and self.schedule != "cosine":
+            raise ValueError(f"warmup_epochs works with schedule: cosine only, not {self.schedule}")
         return self
 
 

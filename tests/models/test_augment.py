@@ -52,3 +52,20 @@ def test_model_with_augment_saves_and_loads_with_same_config(tmp_path):
 def test_no_augmentation_requested_means_no_layer():
     model = build_model("resnet32", augment={"flip": False}, **RESNET32)
     assert all(not isinstance(layer, FaceAugment) for layer in model.layers)
+
+
+def test_random_erasing_replaces_one_rectangle_in_the_chosen_share(faces):
+    out = keras.ops.convert_to_numpy(FaceAugment(flip=False, erasing=1.0, seed=7)(faces, training=True))
+    for o, f in zip(out, faces, strict=True):
+        changed = np.argwhere(np.abs(o - f)[..., 0] > 1e-6)
+        assert len(changed), "every image is erased at erasing=1"
+        (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+        box = (bottom - top + 1) * (right - left + 1)
+        assert 0.01 * 48 * 48 <= box <= 0.25 * 48 * 48  # one rectangle of 2-20% of the face (pixel rounding)
+        assert len(changed) >= 0.8 * box  # filled with noise, not scattered pixels
+    none = keras.ops.convert_to_numpy(FaceAugment(flip=False, erasing=0.0)(faces, training=True))
+    assert np.allclose(none, faces, atol=1e-6)
+    half = keras.ops.convert_to_numpy(FaceAugment(flip=False, erasing=0.5, seed=1)(faces, training=True))
+    assert 0 < sum(not np.allclose(h, f, atol=1e-6) for h, f in zip(half, faces, strict=True)) < len(faces)
+    layer = FaceAugment(erasing=0.25)
+    assert FaceAugment.from_config(layer.get_config()).erasing == 0.25

@@ -35,3 +35,22 @@ def test_an_unreadable_state_file_is_kept_for_a_person_not_wiped(tmp_path):
     assert state["epoch"] == 0
     (kept,) = (ckpt / SUPERSEDED).iterdir()
     assert kept.name.startswith("unreadable-") and (kept / LAST).read_bytes() == b"weights of full at epoch 4"
+
+
+def test_options_added_later_leave_existing_fingerprints_alone():
+    """The settings part of the fingerprint of every committed recipe, as computed before step/plateau
+    schedules and random erasing existed: an interrupted full-recipe checkpoint still resumes."""
+    import hashlib
+
+    from fer_platform.config import load_params
+    from fer_platform.training.checkpoints import settings_identity
+    from tests.conftest import REPO
+
+    before = {"cnn": "ddeb4402407e0bd5", "vgg19": "4f049075351fa842", "resnet32": "20c93435ba854d82",
+              "resnet_compact": "135a020b6e2c4ce1"}
+    params = load_params(REPO / "params.yaml")
+    for arch, expected in before.items():
+        settings = params.train_settings(arch)
+        assert hashlib.sha256(settings_identity(settings).encode()).hexdigest()[:16] == expected, arch
+        changed = settings.model_copy(update={"schedule": "plateau", "warmup_epochs": 0, "plateau_patience": 3})
+        assert settings_identity(changed) != settings_identity(settings)

@@ -1,4 +1,5 @@
-"""Train-time face augmentation as one layer: random horizontal flip, translation, rotation and zoom.
+"""Train-time face augmentation as one layer: random horizontal flip, translation, rotation and zoom, and
+random erasing.
 
 Why not Keras' RandomFlip/RandomTranslation/RandomRotation/RandomZoom: under JAX on a GPU those four layers
 made a training run stall (H100, 2026-11-28: no epoch of any model finished in 450 s, GPU ~2% busy; see
@@ -19,18 +20,20 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="fer_platform")
 class FaceAugment(keras.layers.Layer):
     """flip: mirror half the images; translation: up to this fraction of the side in x and y;
-    rotation: up to this fraction of a full turn either way; zoom: scale by 1 +- this."""
+    rotation: up to this fraction of a full turn either way; zoom: scale by 1 +- this; erasing: this share of
+    images gets one rectangle (2-20% of the area, aspect 0.3-3.3) replaced by uniform noise."""
 
     def __init__(self, flip: bool = True, translation: float = 0.0, rotation: float = 0.0, zoom: float = 0.0,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, erasing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.flip, self.translation, self.rotation, self.zoom, self.seed = flip, translation, rotation, zoom, seed
+        self.erasing = erasing
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
     def get_config(self) -> dict:
         return {**super().get_config(), "flip": self.flip, "translation": self.translation,
-                "rotation": self.rotation, "zoom": self.zoom, "seed": self.seed}
+                "rotation": self.rotation, "zoom": self.zoom, "seed": self.seed, "erasing": self.erasing}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -57,7 +60,26 @@ class FaceAugment(keras.layers.Layer):
         mx = mirror * xs
         src_x = cos * mx - sin * ys + shift_x + (width - 1) / 2
         src_y = sin * mx + cos * ys + shift_y + (height - 1) / 2
-        return ops.reshape(_bilinear(images, src_x, src_y), (n, height, width, channels))
+        out = ops.reshape(_bilinear(images, src_x, src_y), (n, height, width, channels))
+        return self._erase(out, uniform) if self.erasing else out
+
+    def _erase(self, images, uniform):
+        """One random rectangle per chosen image, filled with uniform noise in [0, 1]."""
+        n, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        area = uniform(0.02, 0.2) * (height * width)
+        aspect = ops.exp(uniform(math.log(0.3), math.log(1 / 0.3)))
+        h = ops.minimum(ops.sqrt(area * aspect), float(height))
+        w = ops.minimum(ops.sqrt(area / aspect), float(width))
+        top = uniform(0.0, 1.0) * (height - h)
+        left = uniform(0.0, 1.0) * (width - w)
+        chosen = ops.cast(uniform(0.0, 1.0) < self.erasing, "float32")
+        rows = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1))
+        cols = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width))
+        inside = ((rows >= top[:, :, None]) & (rows < (top + h)[:, :, None])
+                  & (cols >= left[:, :, None]) & (cols < (left + w)[:, :, None]))
+        mask = ops.expand_dims(ops.cast(inside, "float32") * chosen[:, :, None], -1)
+        noise = keras.random.uniform(ops.shape(images), 0.0, 1.0, seed=self.seed_generator)
+        return images * (1 - mask) + noise * mask
 
 
 def _reflect(index, size: int):

@@ -19,10 +19,10 @@ def face_input() -> keras.KerasTensor:
 
 
 def preprocess(x, augment: dict):
-    """uint8 -> float in [0, 1], then train-time augmentation (flip, translation, rotation, zoom)."""
+    """uint8 -> float in [0, 1], then train-time augmentation (flip, translation, rotation, zoom, erasing)."""
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
     options = {k: augment.get(k, default) for k, default in
-               (("flip", False), ("translation", 0.0), ("rotation", 0.0), ("zoom", 0.0))}
+               (("flip", False), ("translation", 0.0), ("rotation", 0.0), ("zoom", 0.0), ("erasing", 0.0))}
     if any(options.values()):
         x = FaceAugment(**options, name="augment")(x)
     return x

@@ -32,9 +32,26 @@ class TrainingDiverged(UserError):
     """The loss or the weights became NaN/Inf: training stops, and the last good checkpoint stays as it was."""
 
 
+# Recipe options added after checkpoints existed: left out of the fingerprint while at their defaults, so a
+# checkpoint written before they existed (an interrupted full-recipe training) still resumes.
+ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov"}
+ADDED_LATER_AUGMENT = {"erasing"}
+
+
+def settings_identity(settings: TrainSettings) -> str:
+    data = settings.model_dump(mode="json")
+    for key in ADDED_LATER:
+        if getattr(settings, key) == type(settings).model_fields[key].default:
+            del data[key]
+    for key in ADDED_LATER_AUGMENT:
+        if getattr(settings.augment, key) == type(settings.augment).model_fields[key].default:
+            del data["augment"][key]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
     """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale."""
-    h = hashlib.sha256(settings.model_dump_json().encode())
+    h = hashlib.sha256(settings_identity(settings).encode())
     h.update(dataset.content_hash().encode())
     return h.hexdigest()[:16]
 

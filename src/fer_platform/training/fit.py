@@ -23,7 +23,7 @@ from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.summary import model_summary_text
 from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
-from fer_platform.training.recipe import as_model_input, build_compiled, class_weights, one_hot
+from fer_platform.training.recipe import as_model_input, build_compiled, class_weights, one_hot, schedule_callbacks
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def train_architecture(
     state["mlflow_run_id"] = run.info.run_id if run else None
     epoch_checkpoint, after_epoch = callback_classes()
     # Extra callbacks (e.g. a wall-clock deadline) run before the checkpoint, so a stop they request is saved.
-    callbacks = [*extra_callbacks, epoch_checkpoint(checkpoint_dir, state)]
+    # The schedule's callbacks run before the checkpoint, so a rate they lower is the one saved with the epoch.
+    callbacks = [*extra_callbacks, *schedule_callbacks(settings), epoch_checkpoint(checkpoint_dir, state)]
     if run:
         training_runs.backfill_epochs(run.info.run_id, state["history"])
         callbacks.append(after_epoch(state, training_runs.log_epoch))

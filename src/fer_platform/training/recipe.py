@@ -43,11 +43,29 @@ def make_optimizer(settings: TrainSettings, steps_per_epoch: int):
             warmup_target=lr if warmup else None,
             warmup_steps=warmup,
         )
+    elif settings.schedule == "step":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            lr, decay_steps=settings.step_epochs * steps_per_epoch, decay_rate=settings.step_factor, staircase=True)
+    # "plateau" keeps a plain learning rate: the optimizer's variable, lowered by `schedule_callbacks`.
     if settings.optimizer == "adamw":
         return keras.optimizers.AdamW(learning_rate=lr, weight_decay=settings.weight_decay)
     if settings.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=lr)
-    return keras.optimizers.SGD(learning_rate=lr, momentum=settings.momentum, nesterov=True)
+    # SGD's weight decay is decoupled here too (Keras applies it to the weights, as AdamW does).
+    return keras.optimizers.SGD(learning_rate=lr, momentum=settings.momentum, nesterov=settings.nesterov,
+                                weight_decay=settings.weight_decay or None)
+
+
+def schedule_callbacks(settings: TrainSettings) -> list:
+    """Callbacks a schedule needs during fit: reduce-on-plateau watches PublicTest accuracy (selection data, never
+    PrivateTest). Its patience counter restarts after a resume; the lowered rate itself is in the checkpoint."""
+    if settings.schedule != "plateau":
+        return []
+    import keras  # start-up cost, as above
+
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=settings.plateau_factor,
+                                              patience=settings.plateau_patience,
+                                              min_lr=settings.learning_rate * 1e-3, verbose=0)]
 
 
 def build_compiled(settings: TrainSettings, steps_per_epoch: int):
