@@ -12,7 +12,7 @@ export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test test-fast lint bootstrap package serve serving-requirements bench clean
+.PHONY: setup data run full test test-fast lint bootstrap package serve serving-requirements bench clean compare
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -35,6 +35,9 @@ full: bootstrap  ## the committed full recipe (hours on a CPU; see README)
 package: bootstrap  ## export the champion to ONNX (parity-checked on PrivateTest faces), bento
 	dvc repro ingest
 	python -m flows.package
+
+compare: setup  ## experiments side by side: headline metrics and the params that differ (not code/data hashes)
+	dvc exp show --only-changed --drop 'Created|^data$$|^flows/|^src/|^artifacts/|^reports/(validation|plots|promotion)|^bentofile'
 
 serve: setup
 	bentoml serve

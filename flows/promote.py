@@ -19,11 +19,11 @@ from fer_platform.tracking.decision import Candidate, best_candidate
 def load_candidates(archs: list[str]) -> list[Candidate]:
     candidates = []
     for arch in archs:
-        metrics_path, run_path = paths.METRICS_DIR / f"{arch}.json", paths.model_dir(arch) / "run.json"
-        for path in (metrics_path, run_path):
+        summary_path, run_path = paths.evaluation_summary(arch), paths.model_dir(arch) / "run.json"
+        for path in (summary_path, run_path):
             if not path.exists():
                 raise FileNotFoundError(f"{path}: missing (train and evaluate {arch} first)")
-        metrics, run = json.loads(metrics_path.read_text()), json.loads(run_path.read_text())
+        metrics, run = json.loads(summary_path.read_text()), json.loads(run_path.read_text())
         if not run.get("model_uri"):
             raise FileNotFoundError(f"{run_path}: {arch} was trained without MLflow tracking; nothing to register")
         candidates.append(Candidate(arch, run["run_id"], run["model_uri"], metrics["publictest"]["accuracy"],

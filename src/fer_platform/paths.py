@@ -23,3 +23,8 @@ def model_dir(arch: str) -> Path:
 
 def checkpoint_dir(arch: str) -> Path:
     return CHECKPOINTS_DIR / arch
+
+
+def evaluation_summary(arch: str) -> Path:
+    """The evaluation's full summary (arch, n, per-class recall), beside its plots (evaluation.SUMMARY_FILE)."""
+    return PLOTS_DIR / arch / "summary.json"

@@ -51,9 +51,9 @@ def test_quick_profile_promotes_a_champion_and_records_why(quick_project):
                           registry_uri=f"sqlite:///{root / 'mlflow.db'}")
     champion = client.get_model_version_by_alias("fer-classifier", "champion")
     assert champion.tags["promotion.decision"] == "champion" and champion.tags["promotion.reason"]
-    best = max(ARCHS, key=lambda a: json.loads((root / f"reports/metrics/{a}.json").read_text())
-               ["publictest"]["accuracy"])
-    assert champion.tags["arch"] == json.loads((root / f"reports/metrics/{best}.json").read_text())["arch"]
+    best = max(ARCHS, key=lambda a: (json.loads((root / f"reports/metrics/{a}.json").read_text())
+                                     ["publictest"]["accuracy"], a))
+    assert champion.tags["arch"] == best
 
 
 def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
@@ -67,6 +67,33 @@ def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
     assert "Data and pipelines are up to date" in again.stdout, again.stdout
     status = run(["dvc", "status"], root, env).stdout
     assert "up to date" in status, status
+
+
+def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
+    """`dvc exp show` has every experiment's headline metrics (not `!`), `dvc metrics diff` compares the
+    workspace with HEAD's committed full-recipe metrics, and `dvc plots diff` draws the experiment's plots."""
+    import csv
+    import io
+
+    root, env = quick_project
+    rows = list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], root, env).stdout)))
+    experiments = [r for r in rows if r["typ"] not in ("baseline",)]
+    head = next(r for r in rows if r["rev"] not in ("workspace",) and r["typ"] == "baseline")
+    assert experiments, rows
+    for arch in ARCHS:
+        column = f"reports/metrics/{arch}.json:privatetest.accuracy"
+        assert 0 <= float(experiments[-1][column]) <= 1, (arch, experiments[-1])
+        assert 0.6 < float(head[column]) < 0.75  # the committed full recipe's result
+    metric_columns = [c for c in rows[0] if c.startswith("reports/metrics/")]
+    assert len(metric_columns) <= 6 * len(ARCHS), metric_columns  # headline numbers only, no per-class columns
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
+    for arch in ARCHS:
+        change = diff[f"reports/metrics/{arch}.json"]["privatetest.accuracy"]
+        assert isinstance(change["old"], float) and isinstance(change["new"], float)
+    name = experiments[-1]["Experiment"]
+    plots = json.loads(run(["dvc", "plots", "diff", name, "--json"], root, env).stdout)
+    for title in ("PublicTest confusion", "PublicTest accuracy per epoch"):
+        assert name in {rev for entry in plots["data"][title] for rev in entry["revisions"]}, title
 
 
 def test_changing_one_architecture_retrains_only_that_one(quick_project):
