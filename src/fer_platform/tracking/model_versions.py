@@ -15,10 +15,11 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from fer_platform.errors import UserError
 from fer_platform.tracking import store
 from fer_platform.tracking.decision import CHALLENGER, CHAMPION
 
-__all__ = ["CHALLENGER", "CHAMPION", "AliasMoved", "alias_lock", "aliased_version", "downloaded_version",
+__all__ = ["CHALLENGER", "CHAMPION", "AliasMoved", "RegistryUnavailable", "alias_lock", "aliased_version", "downloaded_version",
            "log_to_run", "point_alias", "register_version"]
 DESCRIPTION = "FER2013 facial-expression classifier (7 labels, 48x48 uint8 input)"
 
@@ -38,7 +39,9 @@ def aliased_version(registered_model: str, alias: str) -> ModelVersion | None:
     except MlflowException as err:
         if _is_missing_alias(err, registered_model, alias):
             return None
-        raise
+        raise RegistryUnavailable(f"cannot read {registered_model}@{alias} from the MLflow store at "
+                                  f"{store.tracking_uri()}: {str(err).splitlines()[0][:300]}; nothing was changed "
+                                  "(try again once the store is free or the server is up)") from err
 
 
 def _is_missing_alias(err: MlflowException, registered_model: str, alias: str) -> bool:
@@ -47,6 +50,10 @@ def _is_missing_alias(err: MlflowException, registered_model: str, alias: str) -
         return registered_model in message
     # MLflow reports an unknown alias as an invalid parameter; only that message means "no such alias".
     return err.error_code == "INVALID_PARAMETER_VALUE" and f"alias {alias} not found" in message
+
+
+class RegistryUnavailable(UserError):
+    """The registry could not be read (a locked store, a server that is down): never taken for "no champion"."""
 
 
 class AliasMoved(RuntimeError):

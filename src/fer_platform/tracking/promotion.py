@@ -17,6 +17,7 @@ from fer_platform.tracking.decision import CHALLENGER, CHAMPION, Candidate, Deci
 from fer_platform.tracking.model_logging import load_logged_model
 from fer_platform.tracking.model_versions import (
     AliasMoved,
+    RegistryUnavailable,
     alias_lock,
     aliased_version,
     point_alias,
@@ -39,7 +40,12 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
     Decision and move are consistent: under `alias_lock`, and if `champion` still moved meanwhile (a tracking
     server, where there is no lock) the decision is made again against the new champion."""
     candidate = best_candidate(candidates)
-    problem = non_finite_problem(load_logged_model(candidate.model_uri), selection_images)
+    try:
+        model = load_logged_model(candidate.model_uri)
+    except Exception as err:  # noqa: BLE001 - a store that cannot be read (locked, down): one line, nothing changed
+        raise RegistryUnavailable(f"cannot load {candidate.model_uri} from the MLflow store: "
+                                  f"{str(err).splitlines()[0][:300]}; nothing was changed") from err
+    problem = non_finite_problem(model, selection_images)
     if problem:
         raise NonFiniteModel(f"refusing to register {candidate.arch} ({candidate.model_uri}): {problem}; "
                              "the registry is unchanged (retrain it: see the training log for where it diverged)")
