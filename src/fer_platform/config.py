@@ -79,6 +79,7 @@ class TrainSettings(Settings):
     plateau_patience: int = Field(default=5, ge=1)
     plateau_factor: float = Field(default=0.75, gt=0, lt=1)
     nesterov: bool = True  # with optimizer: sgd
+    mixup: float = Field(default=0.0, ge=0)  # Beta(mixup, mixup) mixing of faces and labels per batch; 0 = off
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     class_weight: Literal["none", "balanced", "sqrt"] = "none"
     augment: AugmentSettings = AugmentSettings()
@@ -93,6 +94,8 @@ class TrainSettings(Settings):
     def _warmup_fits(self) -> TrainSettings:
         if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be < epochs ({self.epochs})")
+        if self.mixup and self.class_weight != "none":
+            raise ValueError("mixup mixes the labels, so class_weight must be none with it")
         if self.warmup_epochs and self.schedule != "cosine":
             raise ValueError(f"warmup_epochs works with schedule: cosine only, not {self.schedule}")
         return self
@@ -180,6 +183,8 @@ class Params(Settings):
             own = archs[arch] or {}
 
             def place(loc: tuple[str, ...]) -> tuple[str, ...]:  # where the bad value is set: the arch or common
+                if not loc:  # a rule across keys (e.g. mixup with class_weight): the arch's merged settings
+                    return ("train", "archs", arch)
                 return ("train", "archs", arch, *loc) if has_dotted(own, ".".join(loc)) or loc[0] not in \
                     self.train.get("common", {}) else ("train", "common", *loc)
 

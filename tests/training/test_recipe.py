@@ -59,3 +59,25 @@ def test_reduce_on_plateau_lowers_the_rate_when_publictest_stops_improving(tmp_p
         expected.append(rate)
     assert rates == pytest.approx(expected, rel=1e-5), (rates, [h["val_accuracy"] for h in history])
     assert rates[-1] < rates[0]  # it did lower the rate
+
+
+def test_mixup_batches_mix_faces_and_labels_and_train(tmp_path, small_dataset):
+    import numpy as np
+
+    from fer_platform.training.fit import train_architecture
+    from fer_platform.training.mixup import mixup_batches
+    from fer_platform.training.recipe import as_model_input, one_hot
+
+    train = small_dataset.split("Training")
+    x, y = as_model_input(train.images), one_hot(train.labels)
+    batches = mixup_batches(x, y, batch_size=16, alpha=0.4, seed=3)
+    assert len(batches) == 3
+    faces, labels = batches[0]
+    assert faces.dtype == np.uint8 and faces.shape == (16, 48, 48, 1)
+    assert np.allclose(labels.sum(axis=1), 1) and (labels > 0).sum(axis=1).max() <= 2  # two faces at most
+    settings = _settings(**{"train.common.mixup": 0.4, "train.common.epochs": 2,
+                            "train.common.max_train_per_class": None})
+    result = train_architecture("cnn", settings, small_dataset, tmp_path / "ckpt", tmp_path / "out", tracking=False)
+    assert result.epochs_completed == 2
+    with pytest.raises(ConfigError, match="invalid train settings for 'cnn': train.archs.cnn: .*class_weight must be none"):
+        _settings(**{"train.common.mixup": 0.4, "train.common.class_weight": "balanced"})

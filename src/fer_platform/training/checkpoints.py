@@ -34,7 +34,7 @@ class TrainingDiverged(UserError):
 
 # Recipe options added after checkpoints existed: left out of the fingerprint while at their defaults, so a
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
-ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov"}
+ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup"}
 ADDED_LATER_AUGMENT = {"erasing"}
 
 

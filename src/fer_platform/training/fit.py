@@ -23,6 +23,7 @@ from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.summary import model_summary_text
 from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
+from fer_platform.training.mixup import mixup_batches
 from fer_platform.training.recipe import as_model_input, build_compiled, class_weights, one_hot, schedule_callbacks
 
 
@@ -81,15 +82,17 @@ def train_architecture(
     status = "FAILED"  # unless the block below completes
     try:
         if state["epoch"] < settings.epochs:
+            if settings.mixup:  # batches come mixed from a PyDataset (seeded per epoch: a resume continues it)
+                data = {"x": mixup_batches(x_train, y_train, settings.batch_size, settings.mixup,
+                                           settings.seed + state["epoch"])}
+            else:
+                data = {"x": x_train, "y": y_train, "batch_size": settings.batch_size, "shuffle": True,
+                        "class_weight": class_weights(train.labels, settings.class_weight)}
             model.fit(
-                x_train,
-                y_train,
+                **data,
                 validation_data=(x_sel, y_sel),
                 epochs=settings.epochs,
                 initial_epoch=state["epoch"],
-                batch_size=settings.batch_size,
-                class_weight=class_weights(train.labels, settings.class_weight),
-                shuffle=True,
                 callbacks=callbacks,
                 verbose=1 if sys.stdout.isatty() else 2,
             )
