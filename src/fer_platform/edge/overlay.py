@@ -35,7 +35,7 @@ def draw(frame: np.ndarray, boxes, tracks, probs, fps: float, classified: bool, 
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
         backed_text(out, text, label_origin(box, text, out.shape), colour)
     what = f"mean of last {window} answers" if window > 1 else "this frame's answers"
-    status = f"{fps:4.1f} FPS | {what}" + ("" if classified else " | service unavailable")
+    status = (f"{fps:4.1f} FPS | " if fps > 0 else "") + what + ("" if classified else " | service unavailable")
     backed_text(out, status, (6, out.shape[0] - 8), (0, 0, 160) if not classified else (40, 40, 40))
     return out
 
