@@ -59,8 +59,18 @@ def make_project(root: Path) -> tuple[Path, dict]:
     return root, env
 
 
+QUICK_EXPERIMENT = "quick-profile"
+STATUS_AFTER_RUN = "git-status-after-run.txt"  # beside the project: what `fer-platform run` left modified
+
+
 def run_quick_profile(root: Path, env: dict) -> subprocess.CompletedProcess:
-    return run(["fer-platform", "run", "--profile", "quick"], root, env, timeout=1500)
+    """`make run`'s pipeline, then `dvc exp apply`, so the tests see the experiment's params, lock and metrics
+    (fer-platform run restores the checkout's tracked files; what it left is recorded first)."""
+    result = run(["fer-platform", "run", "--profile", "quick", "--name", QUICK_EXPERIMENT], root, env, timeout=1500)
+    status = run(["git", "status", "--porcelain", "--untracked-files=no"], root, env).stdout
+    (root.parent / STATUS_AFTER_RUN).write_text(status)
+    run(["dvc", "exp", "apply", QUICK_EXPERIMENT], root, env)
+    return result
 
 
 def free_port() -> int:

@@ -147,4 +147,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.name:
         cmd += ["-n", args.name]
     print("+ " + " ".join(cmd), flush=True)
-    return subprocess.call(cmd)
+    clean_before = _modified_tracked_files()
+    try:
+        return subprocess.call(cmd)
+    finally:
+        _restore_tracked_files(clean_before)
+
+
+def _modified_tracked_files() -> set[str] | None:
+    """Tracked files that differ from HEAD (None outside a git checkout)."""
+    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    return {line[3:] for line in out.stdout.splitlines() if line.strip()}
+
+
+def _restore_tracked_files(modified_before: set[str] | None) -> None:
+    """Put back the tracked files the experiment changed (params.yaml with the profile's values, dvc.lock, the
+    committed metrics), so a later `dvc repro` runs the committed recipe, not the profile's values. Files the user
+    had already changed are left alone. The experiment itself is kept by DVC: `dvc exp show`, `dvc exp apply`."""
+    after = _modified_tracked_files()
+    if modified_before is None or after is None:
+        return
+    changed = sorted(after - modified_before)
+    if changed:
+        subprocess.run(["git", "checkout", "--", *changed], check=False)
+        print(f"fer-platform: restored {', '.join(changed)} as committed; the experiment keeps its values "
+              "(dvc exp show; dvc exp apply NAME brings them back)", flush=True)

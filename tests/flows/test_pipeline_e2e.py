@@ -69,6 +69,18 @@ def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
     assert "up to date" in status, status
 
 
+def test_make_run_leaves_the_tracked_files_as_committed(quick_project):
+    """params.yaml, dvc.lock and the committed metrics go back to HEAD after the quick profile: a later
+    `dvc repro` runs the committed recipe, not the profile's values (the experiment keeps them)."""
+    from tests.quick_project import STATUS_AFTER_RUN
+
+    root, _ = quick_project
+    status = root.parent / STATUS_AFTER_RUN
+    if not status.exists():
+        pytest.skip("a reused project (FER_TEST_QUICK_PROJECT) did not record its status")
+    assert status.read_text() == "", status.read_text()
+
+
 def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
     """`dvc exp show` has every experiment's headline metrics (not `!`), `dvc metrics diff` compares the
     workspace with HEAD's committed full-recipe metrics, and `dvc plots diff` draws the experiment's plots."""
