@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import cv2
 
+from fer_platform.edge.cli import EXIT_NO_SERVICE, EXIT_OK, EXIT_OUTPUT, EXIT_SOURCE
 from fer_platform.edge.client import PredictClient
 from fer_platform.edge.face_tracks import FaceTracker
+from fer_platform.edge.outputs import OutputFailed, RunOutputs
 from fer_platform.edge.overlay import draw
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import face_result
-
-EXIT_OK, EXIT_SOURCE, EXIT_OUTPUT, EXIT_NO_SERVICE = 0, 3, 4, 5
 
 
 def classify_image(args: argparse.Namespace) -> int:
@@ -42,9 +41,16 @@ def classify_image(args: argparse.Namespace) -> int:
     record = {"image": args.image, "width": int(gray.shape[1]), "height": int(gray.shape[0]),
               "classified": probs is not None or not boxes, "faces": faces}
     try:
-        _write_json(record, args.jsonl)
+        target = sys.stdout if args.jsonl in (None, "-") else open(args.jsonl, "w")  # noqa: SIM115 (closed below)
+        outputs = RunOutputs(target, args.jsonl or "-", None, 0.0)
+        outputs.record(record)
+        problem = outputs.close()
     except OSError as err:
-        print(f"fer-edge: cannot write --jsonl {args.jsonl}: {err.strerror or err}", file=sys.stderr)
+        problem = f"cannot write --jsonl {args.jsonl}: {err.strerror or err}"
+    except OutputFailed as err:
+        problem = str(err)
+    if problem:
+        print(f"fer-edge: {problem}", file=sys.stderr)
         return EXIT_OUTPUT
     if args.output:
         tracks = FaceTracker(window=1).update(boxes, probs)
@@ -59,12 +65,3 @@ def classify_image(args: argparse.Namespace) -> int:
         return EXIT_NO_SERVICE
     return EXIT_OK
 
-
-def _write_json(record: dict, target: str | None) -> None:
-    text = json.dumps(record) + "\n"
-    if target in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    with open(target, "w") as fh:
-        fh.write(text)

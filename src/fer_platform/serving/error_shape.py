@@ -12,6 +12,8 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from fer_platform.serving.guards import rewriting_send
+
 
 class ErrorShape:
     def __init__(self, app):
@@ -21,28 +23,10 @@ class ErrorShape:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start: dict[str, Any] | None = None
-        body = b""
-
-        async def shaping_send(message: dict[str, Any]) -> None:
-            nonlocal start, body
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                start = message  # held until the whole error body is in
-                return
-            if start is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            body += message.get("body", b"")
-            if message.get("more_body", False):
-                return
-            shaped = json.dumps(error_body(start["status"], body)).encode()
-            headers = [(k, v) for k, v in start.get("headers", [])
-                       if k.lower() not in (b"content-length", b"content-type")]
-            await send({**start, "headers": [*headers, (b"content-type", b"application/json"),
-                                             (b"content-length", str(len(shaped)).encode())]})
-            await send({"type": "http.response.body", "body": shaped})
-
-        await self.app(scope, receive, shaping_send)
+        await self.app(scope, receive, rewriting_send(
+            send, hold=lambda start: start["status"] >= 400,
+            rewrite=lambda start, body: (json.dumps(error_body(start["status"], body)).encode(),
+                                         b"application/json")))
 
 
 def error_body(status: int, body: bytes) -> dict[str, Any]:

@@ -171,3 +171,33 @@ async def respond(send: Send, status: int, error: str, headers: list[tuple[bytes
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+def rewriting_send(send: Send, hold: Callable[[dict[str, Any]], bool],
+                   rewrite: Callable[[dict[str, Any], bytes], tuple[bytes, bytes | None]]) -> Send:
+    """A `send` that holds a response whose start message `hold` accepts until its whole body is in, then sends
+    `rewrite(start, body)` -> (new body, new content type or None to keep it) with a matching Content-Length.
+    Other responses pass untouched (ErrorShape and OpenAPIInfo rewrite responses this way)."""
+    start: dict[str, Any] | None = None
+    body = b""
+
+    async def wrapped(message: dict[str, Any]) -> None:
+        nonlocal start, body
+        if message["type"] == "http.response.start" and hold(message):
+            start = message
+            return
+        if start is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        body += message.get("body", b"")
+        if message.get("more_body", False):
+            return
+        new_body, content_type = rewrite(start, body)
+        dropped = (b"content-length", b"content-type") if content_type else (b"content-length",)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in dropped]
+        if content_type:
+            headers.append((b"content-type", content_type))
+        await send({**start, "headers": [*headers, (b"content-length", str(len(new_body)).encode())]})
+        await send({"type": "http.response.body", "body": new_body})
+
+    return wrapped

@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from fer_platform.serving.guards import rewriting_send
+
 TITLE = "FER service: facial expression recognition"
 DESCRIPTION = """Classifies facial expressions (angry, disgust, fear, happy, sad, surprise, neutral) of 48x48
 grayscale face crops (`/predict`), or finds faces in a JPEG/PNG photo and classifies each (`/detect`). The model is
@@ -34,28 +36,15 @@ class OpenAPIInfo:
         if scope["type"] != "http" or scope["path"] != "/docs.json":
             await self.app(scope, receive, send)
             return
-        start: dict[str, Any] = {}
-        body = b""
+        await self.app(scope, receive, rewriting_send(send, hold=lambda start: start["status"] == 200,
+                                                      rewrite=self._rewrite))
 
-        async def rewriting_send(message: dict[str, Any]) -> None:
-            nonlocal start, body
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            body += message.get("body", b"")
-            if message.get("more_body", False):
-                return
-            if start.get("status") == 200:
-                try:
-                    versions = self.versions()
-                except Exception as err:  # noqa: BLE001 - the document must still go out
-                    versions = {"model": f"unknown ({type(err).__name__})"}
-                body = json.dumps(describe(json.loads(body), versions)).encode()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, rewriting_send)
+    def _rewrite(self, start: dict[str, Any], body: bytes) -> tuple[bytes, None]:
+        try:
+            versions = self.versions()
+        except Exception as err:  # noqa: BLE001 - the document must still go out
+            versions = {"model": f"unknown ({type(err).__name__})"}
+        return json.dumps(describe(json.loads(body), versions)).encode(), None
 
 
 def describe(spec: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
