@@ -35,6 +35,30 @@ def copy_subset(dest: Path, per_class: int) -> Path:
     return dest
 
 
+# Tests that share the quick project (trained once per session, ~10 min) run in one pytest-xdist worker
+# (`make test` runs `pytest -n 2 --dist loadgroup`); everything else is spread over both workers.
+QUICK_PROJECT_GROUP = "quick_project"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "quick_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(QUICK_PROJECT_GROUP))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api(tmp_path_factory):
+    """One real `prefect server` for the session: every flow run (in-process or a subprocess, which inherits
+    PREFECT_API_URL) reports to it. Tests of the embedded default unset the variable themselves."""
+    from tests.team_stack import prefect_server
+
+    server, api = prefect_server(tmp_path_factory.mktemp("prefect_home"))
+    os.environ["PREFECT_API_URL"] = api
+    yield api
+    os.environ.pop("PREFECT_API_URL", None)
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def small_fer(tmp_path_factory) -> Path:
     """An image-folder FER2013 with 6 real images per class per split (126 images). Read-only by convention."""
@@ -60,14 +84,28 @@ SMALL_MAX_BLANK_FRACTION = 0.05
 
 
 @pytest.fixture(scope="session")
-def quick_project(tmp_path_factory):
-    """A scratch copy of the project after `fer-platform run --profile quick` (minutes; slow tests only)."""
+def team_stack(tmp_path_factory):
+    """PostgreSQL, an S3 server (moto) and an MLflow server on both, all on loopback (tests/team_stack.py)."""
+    from tests.team_stack import TeamStack
+
+    stack = TeamStack(tmp_path_factory.mktemp("team_stack"))
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory, team_stack):
+    """A scratch copy of the project after `fer-platform run --profile quick` (minutes; slow tests only),
+    tracked on the team stack: MLFLOW_TRACKING_URI is the MLflow server on PostgreSQL and S3."""
     from tests.quick_project import make_project, project_env, run_quick_profile
 
     reuse = os.environ.get("FER_TEST_QUICK_PROJECT")  # developers: a project that already ran the profile
     if reuse:
         return Path(reuse), project_env(Path(reuse))
     root, env = make_project(tmp_path_factory.mktemp("quick") / "project")
+    env["MLFLOW_TRACKING_URI"] = team_stack.tracking_uri
     run_quick_profile(root, env)
     return root, env
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import REPO
+from tests.team_stack import free_port
 
 SHARED_REMOTE = REPO.parent / "shared" / "dvc-store"
 
@@ -28,7 +28,7 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.
 def project_env(root: Path) -> dict:
     # The BentoML store lives beside the project, not in it (a bento build copies its build context).
     env = {**os.environ, "BENTOML_HOME": str(root.parent / "bentoml_home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PYTHONPATH"):
+    for var in ("MLFLOW_TRACKING_URI", "PYTHONPATH"):  # PREFECT_API_URL: the session's server (conftest)
         env.pop(var, None)
     env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
     for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
@@ -59,6 +59,11 @@ def make_project(root: Path) -> tuple[Path, dict]:
     return root, env
 
 
+def tracking_uri(root: Path, env: dict) -> str:
+    """Where the project's runs went: the team stack's server (the session's run), else its SQLite file."""
+    return env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
+
+
 QUICK_EXPERIMENT = "quick-profile"
 STATUS_AFTER_RUN = "git-status-after-run.txt"  # beside the project: what `fer-platform run` left modified
 
@@ -73,10 +78,6 @@ def run_quick_profile(root: Path, env: dict) -> subprocess.CompletedProcess:
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

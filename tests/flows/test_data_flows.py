@@ -1,5 +1,6 @@
 """Ingest and validate as real Prefect flow runs: from the command line (subprocesses, as DVC runs them)
-and from Python. No Prefect server is running: each run uses Prefect's temporary local API."""
+and from Python. They report to the session's Prefect server, except the first: with PREFECT_API_URL unset
+each run starts Prefect's temporary local API, the default of `make run`."""
 
 import json
 import os
@@ -25,18 +26,20 @@ def project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def stage(project: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+def stage(project: Path, name: str, *args: str, embedded: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("PREFECT_API_URL", None)
+    if embedded:
+        env.pop("PREFECT_API_URL", None)
     return subprocess.run([sys.executable, "-m", f"flows.{name}", *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
 def test_ingest_then_validate_from_the_command_line(project, small_fer):
-    ingest = stage(project, "ingest", "--source", str(small_fer))
+    ingest = stage(project, "ingest", "--source", str(small_fer), embedded=True)
     assert ingest.returncode == 0, ingest.stderr
+    assert "Starting temporary server" in ingest.stdout + ingest.stderr
     assert json.loads((project / "artifacts/dataset/manifest.json").read_text())["n_images"] == 126
-    validate = stage(project, "validate")
+    validate = stage(project, "validate", embedded=True)
     assert validate.returncode == 0, validate.stderr
     summary = json.loads((project / "reports/validation/summary.json").read_text())
     assert summary["success"] and summary["n_failed_expectations"] == 0
