@@ -89,6 +89,8 @@ class TrainSettings(Settings):
     # Subsets for quick runs: at most this many images per class (None = all). Deterministic.
     max_train_per_class: int | None = Field(default=None, ge=1)
     max_eval_per_class: int | None = Field(default=None, ge=1)
+    # data_parallel: Keras' distribution API over every visible device (JAX backend; training.distribution).
+    distribution: Literal["none", "data_parallel"] = "none"
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> TrainSettings:
@@ -125,7 +127,12 @@ class ServeSettings(Settings):
 
 
 class PipelineSettings(Settings):
-    # Prefect task runner for training: >1 trains that many architectures at once (threads).
+    # How `python -m flows.train` / `flows.pipeline` run the per-architecture training tasks: `threads` in this
+    # process, or `dask`: on the Dask scheduler at `dask_address` (else $DASK_SCHEDULER_ADDRESS), else on a
+    # LocalCluster of `train_workers` processes started for the run.
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = None
+    # Architectures trained at once: threads, or the LocalCluster's worker processes.
     train_workers: int = Field(default=1, ge=1)
     # Retries of a training task after a transient failure (user errors are never retried).
     task_retries: int = Field(default=2, ge=0)

@@ -30,6 +30,10 @@ def configure():
         location = None
         if tracking_uri().startswith("sqlite:"):
             location = DEFAULT_ARTIFACTS.resolve().as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        try:
+            mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            if mlflow.get_experiment_by_name(EXPERIMENT) is None:  # not a concurrent run creating it first
+                raise
     mlflow.set_experiment(EXPERIMENT)
     return mlflow

@@ -1,0 +1,71 @@
+"""The whole pipeline as one Prefect flow run: ingest -> validate -> train (every architecture, on the configured
+task runner: threads or a Dask cluster) -> evaluate -> promote -> package.
+
+This is what a Prefect deployment runs (prefect.yaml; README "Scaling out"): one flow run in the Prefect UI with
+each stage a subflow, training spread over Dask workers. `dvc repro` runs the same stages one DVC stage at a
+time and records them in dvc.lock; this flow does not touch dvc.lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from prefect import flow
+
+from fer_platform.cli import run_stage
+from fer_platform.config import apply_overrides, load_params
+from fer_platform.io import write_json, write_with
+from flows.evaluate import evaluate_flow
+from flows.ingest import ingest_flow
+from flows.package import package_flow
+from flows.promote import promote_flow
+from flows.train import train_flow
+from flows.validate import validate_flow
+
+PIPELINE_REPORT = Path("reports/pipeline.json")
+
+
+def profile_params(params: str, profile: str) -> str:
+    """params.yaml with a profile's overrides applied, as a file every stage (and every Dask worker) reads."""
+    overrides = load_params(params).profile(profile)
+    resolved = apply_overrides(yaml.safe_load(Path(params).read_text()), overrides)
+    out = Path("artifacts/pipeline") / f"params.{profile}.yaml"
+    text = f"# {params} with profile {profile!r} applied by flows.pipeline\n" + yaml.safe_dump(resolved, sort_keys=False)
+    write_with(out, lambda tmp: tmp.write_text(text))
+    load_params(out)  # the result must validate as the original did
+    return str(out)
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(params: str = "params.yaml", profile: str | None = None, package: bool = True) -> dict:
+    """Run every stage in order, each a subflow; training runs under `pipeline.task_runner`."""
+    if profile:
+        params = profile_params(params, profile)
+    manifest = ingest_flow(params)
+    report: dict = {"params": params, "ingest": {k: manifest[k] for k in ("n_images", "split_sizes")}}
+    report["validate"] = {"success": validate_flow(params)["success"]}
+    report["train"] = train_flow(params)
+    report["evaluate"] = evaluate_flow(params)
+    report["promote"] = promote_flow(params)
+    if package:
+        report["package"] = package_flow(params)
+    write_json(PIPELINE_REPORT, report)
+    print(f"pipeline done: {report['promote']['candidate']['arch']} -> @{report['promote']['alias']}; "
+          f"report {PIPELINE_REPORT}")
+    return report
+
+
+def _options(parser) -> None:
+    parser.add_argument("--profile", help="apply a params.yaml profile (e.g. quick) to every stage")
+    parser.add_argument("--no-package", dest="package", action="store_false",
+                        help="stop after promote (no ONNX export, no bento)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage("pipeline", pipeline_flow, argv, _options, lambda args, params: [
+        (params.data.source, "the FER2013 image folders or fer2013.csv; `dvc pull data.dvc` fetches the pinned copy")])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
