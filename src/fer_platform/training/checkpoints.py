@@ -36,10 +36,12 @@ class TrainingDiverged(UserError):
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
 ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup"}
 ADDED_LATER_AUGMENT = {"erasing"}
+# How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
+EXECUTION_ONLY = {"distribution"}
 
 
 def settings_identity(settings: TrainSettings) -> str:
-    data = settings.model_dump(mode="json")
+    data = settings.model_dump(mode="json", exclude=EXECUTION_ONLY)
     for key in ADDED_LATER:
         if getattr(settings, key) == type(settings).model_fields[key].default:
             del data[key]

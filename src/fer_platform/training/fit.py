@@ -23,8 +23,15 @@ from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.summary import model_summary_text
 from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
+from fer_platform.training.distribution import apply_distribution
 from fer_platform.training.mixup import mixup_batches
-from fer_platform.training.recipe import as_model_input, build_compiled, class_weights, one_hot, schedule_callbacks
+from fer_platform.training.recipe import (
+    as_model_input,
+    build_compiled,
+    class_weights,
+    one_hot,
+    schedule_callbacks,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ def train_architecture(
     x_sel, y_sel = as_model_input(selection.images), one_hot(selection.labels)
     steps = int(np.ceil(len(train) / settings.batch_size))
 
+    distribution = apply_distribution(settings)  # before any model is built or loaded
+    if distribution:
+        print(f"[{arch}] {distribution}", flush=True)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     state = load_state(checkpoint_dir, fingerprint(settings, dataset))
     model = resume_model(checkpoint_dir, state) if state["epoch"] else None
