@@ -12,7 +12,7 @@ export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test test-fast lint bootstrap package serve serving-requirements bench clean compare
+.PHONY: setup data run full test team-test test-fast lint bootstrap package serve serving-requirements bench clean compare
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -42,8 +42,13 @@ compare: setup  ## experiments side by side: headline metrics and the params tha
 serve: setup
 	bentoml serve
 
+# Two pytest-xdist workers: the tests sharing the quick project stay in one (tests/conftest.py), the rest
+# fill the other core. Servers the tests need (Prefect, PostgreSQL, S3, MLflow, Dask) are started by them.
 test: data lint  ## the whole suite, as CI runs it
-	pytest -v --durations=15
+	pytest -v -n 2 --dist loadgroup --durations=25
+
+team-test: data  ## the team-stack tests alone (README "Scaling out"): PostgreSQL, S3, MLflow server, Dask
+	pytest -v tests/flows/test_team_stack.py tests/flows/test_pipeline_e2e.py tests/test_infra.py
 
 test-fast: setup lint
 	pytest -q -m "not slow"

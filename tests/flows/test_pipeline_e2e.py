@@ -1,10 +1,11 @@
-"""The quick profile end to end under `dvc exp run`: real DVC, Prefect, Keras, MLflow (SQLite)."""
+"""The quick profile end to end under `dvc exp run`: real DVC, Prefect (the session's server), Keras, and MLflow
+on the team stack (a tracking server on PostgreSQL with S3 artifacts, tests/team_stack.py)."""
 
 import json
 
 import pytest
 
-from tests.quick_project import run
+from tests.quick_project import run, tracking_uri
 
 pytestmark = pytest.mark.slow
 ARCHS = ["cnn", "vgg19", "resnet32", "resnet_compact"]
@@ -15,7 +16,7 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
     import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    mlflow.set_tracking_uri(tracking_uri(root, env))
     client = MlflowClient()
     experiment = client.get_experiment_by_name("fer2013")
     runs = client.search_runs([experiment.experiment_id])
@@ -42,18 +43,33 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
 
 
 def test_quick_profile_promotes_a_champion_and_records_why(quick_project):
-    root, _ = quick_project
+    root, env = quick_project
     from mlflow import MlflowClient
 
     decision = json.loads((root / "reports/promotion.json").read_text())
     assert decision["alias"] == "champion" and decision["candidate"]["arch"] in ARCHS
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
-                          registry_uri=f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=tracking_uri(root, env), registry_uri=tracking_uri(root, env))
     champion = client.get_model_version_by_alias("fer-classifier", "champion")
     assert champion.tags["promotion.decision"] == "champion" and champion.tags["promotion.reason"]
     best = max(ARCHS, key=lambda a: (json.loads((root / f"reports/metrics/{a}.json").read_text())
                                      ["publictest"]["accuracy"], a))
     assert champion.tags["arch"] == best
+
+
+def test_runs_models_and_aliases_live_in_postgresql_and_s3(quick_project, team_stack):
+    """Not only through MLflow's API: the rows are in PostgreSQL and the files in the S3 bucket."""
+    root, env = quick_project
+    if env.get("MLFLOW_TRACKING_URI") != team_stack.tracking_uri:
+        pytest.skip("a reused project (FER_TEST_QUICK_PROJECT) was tracked in SQLite")
+    runs = dict(team_stack.query("SELECT run_uuid, artifact_uri FROM runs WHERE status = 'FINISHED'"))
+    assert len(runs) >= len(ARCHS), runs
+    keys = team_stack.objects(team_stack.MLFLOW_BUCKET)
+    for run_id in runs:
+        assert any(f"/{run_id}/artifacts/evaluation/confusion_matrix_privatetest.png" in k for k in keys), run_id
+    assert any(k.endswith("model.keras") for k in keys), keys[:20]
+    decision = json.loads((root / "reports/promotion.json").read_text())
+    aliases = team_stack.query("SELECT alias, version FROM registered_model_aliases WHERE name = 'fer-classifier'")
+    assert ("champion", int(decision["version"])) in aliases, aliases
 
 
 def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
