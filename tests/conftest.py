@@ -40,6 +40,7 @@ def copy_subset(dest: Path, per_class: int) -> Path:
 QUICK_PROJECT_GROUP = "quick_project"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups off the items
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "quick_project" in getattr(item, "fixturenames", ()):
