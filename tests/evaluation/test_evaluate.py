@@ -70,3 +70,23 @@ def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
     assert reports[REPORT]["flip_accuracy"] == pytest.approx(float((both.argmax(1) == test.labels).mean()))
     headline = headline_metrics(reports)
     assert set(headline["privatetest"]) == {"accuracy", "flip_accuracy", "macro_f1"}
+
+
+def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
+    """Plain (centre crop), flip and ten-crop accuracy of the same weights, on both splits."""
+    from fer_platform.config import load_params
+    from fer_platform.evaluation.evaluate import evaluate_model, headline_metrics
+    from fer_platform.models import build_recipe_model
+    from fer_platform.models.crops import with_tta
+    from fer_platform.models.inference import predict_probabilities
+    from tests.conftest import REPO
+
+    settings = load_params(REPO / "params.yaml").train_settings("cnn")
+    settings = settings.model_copy(update={"augment": settings.augment.model_copy(update={"crop": 44})})
+    model = build_recipe_model(settings)
+    reports = evaluate_model(model, small_dataset, settings)
+    test = small_dataset.split(REPORT)
+    ten = predict_probabilities(with_tta(model, "ten_crop"), test.images)
+    assert reports[REPORT]["ten_crop_accuracy"] == pytest.approx(float((ten.argmax(1) == test.labels).mean()))
+    for split in headline_metrics(reports).values():
+        assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1"}

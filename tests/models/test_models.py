@@ -4,7 +4,9 @@ probabilities, round-trips on disk."""
 import numpy as np
 import pytest
 
-from fer_platform.config import load_params
+import yaml
+
+from fer_platform.config import Params, apply_overrides, load_params
 from fer_platform.models import build_model, known_architectures
 from fer_platform.training.recipe import as_model_input
 from tests.conftest import REPO
@@ -18,7 +20,7 @@ def faces(small_dataset):
 
 
 def test_unknown_architecture_lists_the_known_ones():
-    with pytest.raises(KeyError, match="known: cnn, resnet32, resnet_compact, vgg19"):
+    with pytest.raises(KeyError, match="known: cnn, resnet32, resnet_compact, vgg13_bn, vgg19"):
         build_model("resnet1000")
 
 
@@ -27,12 +29,25 @@ def test_bad_builder_argument_is_a_clear_error():
         build_model("cnn", widht=3)
 
 
+def recipe_model_args(name: str) -> dict:
+    """The architecture's `model` arguments in params.yaml: its own arch, or the profile that adds it."""
+    params = load_params(REPO / "params.yaml")
+    if name in params.architectures():
+        return params.train_settings(name).model
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for profile in params.profiles:
+        extended = Params.model_validate(apply_overrides(raw, params.profile(profile)))
+        if name in extended.architectures():
+            return extended.train_settings(name).model
+    raise AssertionError(f"{name}: registered, but no params.yaml recipe uses it")
+
+
 @pytest.mark.parametrize("name", known_architectures())
 def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     import keras
 
     x, y = faces
-    model = build_model(name, augment=AUGMENT, **load_params(REPO / "params.yaml").train_settings(name).model)
+    model = build_model(name, augment=AUGMENT, **recipe_model_args(name))
     assert model.input.dtype == "uint8" and tuple(model.input.shape) == (None, 48, 48, 1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     loss = model.train_on_batch(x, y)

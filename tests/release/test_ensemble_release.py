@@ -16,7 +16,7 @@ def _tiny_settings(arch):
     return load_params(REPO / "params.yaml").train_settings(arch).model_copy(update={"model": TINY[arch]})
 
 
-def _member_release(arch, small_dataset, tmp_path):
+def _member_release(arch, small_dataset, tmp_path, crop=None, tta="centre"):
     """A real (untrained) release directory, written by the same export as a trained one."""
     import keras
 
@@ -24,14 +24,32 @@ def _member_release(arch, small_dataset, tmp_path):
     from fer_platform.release.export import export_release
 
     settings = _tiny_settings(arch)
+    if crop:
+        settings = settings.model_copy(update={"augment": settings.augment.model_copy(update={"crop": crop})})
     keras.utils.set_random_seed(len(arch))
     model = build_model(arch, augment=settings.augment.model_dump(), **settings.model)
     model.save(tmp_path / f"{arch}_best.keras")
     state = {"epoch": 1, "best_epoch": 1, "train_seconds": 1.0,
              "history": [{"epoch": 1, "accuracy": 0.2, "loss": 2.0, "val_accuracy": 0.2, "val_loss": 2.0}]}
     export_release(tmp_path / f"{arch}_best.keras", arch, settings, state, small_dataset, tmp_path / arch,
-                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32})
+                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32}, tta=tta)
     return tmp_path / arch
+
+
+def test_a_release_serves_ten_crops_inside_its_graph_and_its_card_says_so(small_dataset, tmp_path):
+    from fer_platform.models import load_model
+    from fer_platform.models.crops import crop_tta
+    from fer_platform.models.inference import predict_probabilities
+
+    release = _member_release("resnet_compact", small_dataset, tmp_path, crop=44, tta="ten_crop")
+    card = json.loads((release / "model_card.json").read_text())
+    served = load_model(release / "model.keras")
+    assert crop_tta(served) == "ten_crop" and card["tta"] == "ten crops, averaged in the graph"
+    assert card["n_params"] == served.count_params() and "ten_crop_accuracy" not in card["publictest"]
+    test = small_dataset.split("PrivateTest")
+    predicted = predict_probabilities(served, test.images).argmax(axis=1)
+    assert round(float(np.mean(predicted == test.labels)), 4) == card["privatetest"]["accuracy"]
+    assert "| served crops | ten crops, averaged in the graph |" in (release / "MODEL_CARD.md").read_text()
 
 
 def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset, tmp_path, capsys):

@@ -16,13 +16,13 @@ from fer_platform.io import write_json, write_with
 from fer_platform.labels import EMOTIONS, REPORT, SELECTION
 from fer_platform.models.inference import predict_probabilities
 
-
 SUMMARY_FILE = "summary.json"  # beside the plots: arch, n and per-class recall of both splits
 
 
 def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[str, dict]:
     """{PublicTest: report, PrivateTest: report} on exactly the images the recipe selects/reports on."""
     splits = recipe_splits(dataset, settings)
+    ten_crop = _ten_crop_variant(model)
     reports = {}
     for split in (SELECTION, REPORT):
         images, labels = splits[split].images, splits[split].labels
@@ -31,18 +31,29 @@ def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[
         # Test-time flip: the mean of the face's and its mirror's probabilities (reported, never used to select).
         mirrored = predict_probabilities(model, np.ascontiguousarray(images[:, :, ::-1]))
         reports[split]["flip_accuracy"] = float(((probs + mirrored).argmax(axis=1) == labels).mean())
+        if ten_crop is not None:  # a model trained on crops: the same weights over ten crops (and mirrors)
+            ten = predict_probabilities(ten_crop, images)
+            reports[split]["ten_crop_accuracy"] = float((ten.argmax(axis=1) == labels).mean())
         reports[split]["_probabilities"] = probs
         reports[split]["_predicted"] = probs.argmax(axis=1)
         reports[split]["_true"] = splits[split].labels
     return reports
 
 
+def _ten_crop_variant(model):
+    from fer_platform.models.crops import crop_tta, with_tta  # Keras: only when a model is evaluated
+
+    return with_tta(model, "ten_crop") if crop_tta(model) == "centre" else None
+
+
+TTA_KEYS = ("flip_accuracy", "ten_crop_accuracy")  # reported beside `accuracy`; never used to select
+
+
 def headline_metrics(reports: dict[str, dict]) -> dict:
-    """The DVC metrics file: accuracy, macro-F1 (and flip-TTA accuracy) of each split, nothing else, so `dvc exp show` and
+    """The DVC metrics file: accuracy, macro-F1 (and the flip and ten-crop TTA accuracies) of each split, nothing else, so `dvc exp show` and
     `dvc metrics diff` stay a few columns wide (the per-class detail is in `summary.json` beside the plots)."""
     return {split.lower(): {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro_f1"], 4),
-                            **({"flip_accuracy": round(report["flip_accuracy"], 4)} if "flip_accuracy" in report
-                               else {})}
+                            **{k: round(report[k], 4) for k in TTA_KEYS if k in report}}
             for split, report in reports.items()}
 
 
@@ -53,7 +64,7 @@ def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
         key = split.lower()
         out[key] = {
             "accuracy": round(report["accuracy"], 4),
-            **({"flip_accuracy": round(report["flip_accuracy"], 4)} if "flip_accuracy" in report else {}),
+            **{k: round(report[k], 4) for k in TTA_KEYS if k in report},
             "macro_f1": round(report["macro_f1"], 4),
             "n": report["n"],
             "recall": {e: round(report["per_class"][e]["recall"], 4) for e in EMOTIONS},

@@ -16,6 +16,7 @@ from fer_platform.config import TrainSettings
 _BUILDERS: dict[str, str] = {
     "cnn": "fer_platform.models.cnn:build_cnn",
     "vgg19": "fer_platform.models.vgg:build_vgg19",
+    "vgg13_bn": "fer_platform.models.vgg:build_vgg13_bn",
     "resnet32": "fer_platform.models.resnet:build_resnet32",
     "resnet_compact": "fer_platform.models.resnet:build_resnet_compact",
 }
@@ -41,6 +42,7 @@ def register_layers() -> None:
     """Register our custom layers with Keras; any deserialisation of our models needs this first."""
     # Imported here, not at the top: the module imports Keras (seconds), and listing architectures must not.
     import fer_platform.models.augment  # noqa: F401  (its decorator registers FaceAugment)
+    import fer_platform.models.crops  # noqa: F401  (FaceCrops, CropAverage)
 
 
 def load_model(path, compile: bool = True):
@@ -54,9 +56,14 @@ def load_model(path, compile: bool = True):
 def build_model(name: str, augment: dict | None = None, **kwargs: Any):
     """Build an uncompiled Keras model taking raw (N, 48, 48, 1) uint8 faces, returning 7 probabilities."""
     try:
-        return get_builder(name)(augment=augment or {}, **kwargs)
+        model = get_builder(name)(augment=augment or {}, **kwargs)
     except TypeError as err:  # a params.yaml key the builder does not take, or one it needs is missing
         raise ValueError(f"architecture {name!r}: bad model arguments {sorted(kwargs)}: {err}") from None
+    if (augment or {}).get("crop"):
+        from fer_platform.models.crops import add_crop_average
+
+        model = add_crop_average(model)  # the probabilities averaged over the test-time crops
+    return model
 
 
 def build_recipe_model(settings: TrainSettings):

@@ -12,6 +12,7 @@ from keras import layers
 from fer_platform.contract import MODEL_INPUT_SHAPE
 from fer_platform.labels import NUM_CLASSES
 from fer_platform.models.augment import FaceAugment
+from fer_platform.models.crops import FaceCrops
 
 
 def face_input() -> keras.KerasTensor:
@@ -19,12 +20,16 @@ def face_input() -> keras.KerasTensor:
 
 
 def preprocess(x, augment: dict):
-    """uint8 -> float in [0, 1], then train-time augmentation (flip, translation, rotation, zoom, erasing)."""
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    """uint8 -> float in [0, 1], then train-time augmentation (flip, translation, rotation, zoom, erasing), then
+    the crops if `augment["crop"]` is set (the backbone then sees crop x crop faces)."""
+    # float32 whatever the global policy: under mixed_bfloat16 only the backbone computes in bfloat16.
+    x = layers.Rescaling(1.0 / 255.0, name="rescale", dtype="float32")(x)
     options = {k: augment.get(k, default) for k, default in
                (("flip", False), ("translation", 0.0), ("rotation", 0.0), ("zoom", 0.0), ("erasing", 0.0))}
     if any(options.values()):
-        x = FaceAugment(**options, name="augment")(x)
+        x = FaceAugment(**options, name="augment", dtype="float32")(x)
+    if augment.get("crop"):  # random crops in training, centre or ten crops at test time (models.crops)
+        x = FaceCrops(augment["crop"], name="crops", dtype="float32")(x)
     return x
 
 

@@ -27,6 +27,16 @@ def _recipe_heading(card: dict) -> str:
             f"(`params.yaml` `train.common` + `train.archs.<arch>` when each was trained):")
 
 
+def _tta_line(pub: dict, priv: dict) -> str:
+    parts = [f"{label}: PublicTest {pub[key]:.4f}, PrivateTest {priv[key]:.4f}"
+             for key, label in (("flip_accuracy", "flip"), ("ten_crop_accuracy", "ten crops")) if key in pub]
+    return "; ".join(parts) or "not evaluated"
+
+
+def _params(card: dict) -> str:
+    return f", {card['n_params'] / 1e6:.2f} M parameters" if "n_params" in card else ""
+
+
 def model_card_markdown(card: dict) -> str:
     pub, priv = card["publictest"], card["privatetest"]
     recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
@@ -41,7 +51,9 @@ def model_card_markdown(card: dict) -> str:
 | selection | {card['selection']} |
 | PublicTest accuracy | {pub['accuracy']:.4f} (macro-F1 {pub['macro_f1']:.4f}, n={pub['n']}) |
 | **PrivateTest accuracy** | **{priv['accuracy']:.4f}** (macro-F1 {priv['macro_f1']:.4f}, n={priv['n']}) |
-| size | {card['size_bytes'] / 1e6:.1f} MB (`model.keras`, weights only) |
+| test-time augmentation (reported, not served unless named here) | {_tta_line(pub, priv)} |
+| served crops | {card.get('tta', 'none (whole face)')} |
+| size | {card['size_bytes'] / 1e6:.1f} MB (`model.keras`, weights only){_params(card)} |
 
 Input: raw 48x48 grayscale uint8 faces `(N, 48, 48, 1)`; rescaling and (train-only) augmentation are in the
 graph. Output: probabilities over {', '.join(EMOTIONS)}. Load it with `fer_platform.models.load_model(path)`,

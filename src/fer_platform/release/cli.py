@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--dataset", type=Path, default=DATASET)
     export.add_argument("--params", default="params.yaml")
     export.add_argument("--notes", default="")
+    export.add_argument("--tta", choices=["centre", "ten_crop"], default="centre",
+                        help="a model trained on crops: serve the centre crop or ten crops (choose on PublicTest)")
     export.add_argument("--out", type=Path, default=RELEASE_DIR,
                         help="where to write the model and its card (default: release/, what bootstrap serves)")
     ensemble = sub.add_parser("ensemble", help="write one release averaging the probabilities of releases")
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="a release directory (model.keras + model_card.json); repeat, at least twice")
     ensemble.add_argument("--dataset", type=Path, default=DATASET)
     ensemble.add_argument("--notes", default="")
+    ensemble.add_argument("--tta", choices=["centre", "ten_crop"], default="centre",
+                          help="members trained on crops: centre crop or ten crops each")
     ensemble.add_argument("--out", type=Path, required=True,
                           help="where to write it (not one of the members: they are read, never replaced)")
     args = parser.parse_args(argv)
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for member in args.member:  # fail fast, before reading 35k images
                 read_card(member)
-            card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+            card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes,
+                                    args.tta)
         except (ValueError, FileNotFoundError) as err:
             print(f"release: error: {err}", file=sys.stderr)
             return 1
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                             f"training's checkpoint folder, e.g. artifacts/checkpoints/{args.arch})")
             state = json.loads((args.checkpoint_dir / STATE).read_text())
             card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
-                                  load_dataset(args.dataset), args.out, lineage_tags(), args.notes)
+                                  load_dataset(args.dataset), args.out, lineage_tags(), args.notes, args.tta)
         except (ValueError, FileNotFoundError) as err:  # ConfigError and DataError are ValueErrors
             print(f"release: error: {err}", file=sys.stderr)
             return 1

@@ -26,9 +26,10 @@ MODEL_FILE, CARD_FILE, CARD_MARKDOWN = "model.keras", "model_card.json", "MODEL_
 
 
 def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
-                   out_dir: Path, lineage: dict, notes: str = "") -> dict:
-    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card."""
-    clean = weights_only(load_model(model_path), settings)
+                   out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre") -> dict:
+    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card. `tta`:
+    ten_crop serves a model trained on crops over ten crops (chosen on PublicTest: see its card)."""
+    clean = _with_tta(weights_only(load_model(model_path), settings), tta)
     out_dir.mkdir(parents=True, exist_ok=True)
     training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
     return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
@@ -40,7 +41,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
 
 
 def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
-                     notes: str = "") -> dict:
+                     notes: str = "", tta: str = "centre") -> dict:
     """One release whose graph averages the probabilities of committed releases (dirs written by export)."""
     cards = [read_card(d) for d in member_dirs]
     data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
@@ -50,7 +51,7 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
         if card["data"]["content_sha256"] != data_hash:
             raise ValueError(f"{member_dir}: trained and evaluated on other data "
                              f"({card['data']['content_sha256'][:12]} != {data_hash[:12]})")
-    model = average_probabilities([load_model(d / MODEL_FILE) for d in member_dirs],
+    model = average_probabilities([_with_tta(load_model(d / MODEL_FILE), tta) for d in member_dirs],
                                   name="ensemble_" + "_".join(c["arch"] for c in cards))
     settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,15 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
 
 _MEMBER_KEYS = ("arch", "architecture", "epochs_planned", "epochs_completed", "best_epoch", "train_seconds",
                 "hardware", "code_commit", "publictest", "privatetest", "size_bytes")
+
+
+def _with_tta(model, tta: str):
+    """The served graph's test-time crops; a model that does not crop serves as it is under `centre`."""
+    from fer_platform.models.crops import crop_tta, with_tta
+
+    if tta == "centre" and crop_tta(model) in (None, "centre"):
+        return model
+    return with_tta(model, tta)
 
 
 def read_card(release_dir: Path) -> dict:
@@ -103,12 +113,20 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
         "keras_version": keras.__version__, "backend": keras.backend.backend(),
         "publictest": summary["publictest"], "privatetest": summary["privatetest"],
         "confusion_matrix_privatetest": reports[REPORT]["confusion_matrix"],
-        "size_bytes": (out_dir / MODEL_FILE).stat().st_size,
+        "size_bytes": (out_dir / MODEL_FILE).stat().st_size, "n_params": int(model.count_params()),
+        "tta": _served_tta(model),
         "notes": notes,
     }
     write_json(out_dir / CARD_FILE, card)
     (out_dir / CARD_MARKDOWN).write_text(model_card_markdown(card))
     return card
+
+
+def _served_tta(model) -> str:
+    from fer_platform.models.crops import crop_tta
+
+    return {None: "none (whole face)", "centre": "centre crop", "ten_crop": "ten crops, averaged in the graph"}[
+        crop_tta(model)]
 
 
 def _hardware(state: dict) -> str:

@@ -98,8 +98,9 @@ def log_evaluation(run_id: str, summary: dict, files: dict[str, Path]) -> None:
         for split in ("publictest", "privatetest"):
             flat[f"{split}_final_accuracy"] = summary[split]["accuracy"]
             flat[f"{split}_macro_f1"] = summary[split]["macro_f1"]
-            if "flip_accuracy" in summary[split]:
-                flat[f"{split}_flip_accuracy"] = summary[split]["flip_accuracy"]
+            for tta in ("flip_accuracy", "ten_crop_accuracy"):
+                if tta in summary[split]:
+                    flat[f"{split}_{tta}"] = summary[split][tta]
             for e, r in summary[split]["recall"].items():
                 flat[f"{split}_recall_{e}"] = r
         mlflow.log_metrics(flat)
