@@ -57,6 +57,19 @@ class AugmentSettings(Settings):
     # Random erasing (Zhong et al. 2017): this share of images gets one rectangle of 2-20% of the face set to
     # noise. Off by default, so existing recipes (and their checkpoints' fingerprints) are unchanged.
     erasing: float = Field(default=0.0, ge=0, le=1)
+    # Random crops of this side in training (the backbone's input), centre or ten crops at test time
+    # (models.crops). None: the backbone sees the whole 48x48 face, as the existing recipes do.
+    crop: int | None = Field(default=None, ge=16, le=48)
+
+
+class DistillSettings(Settings):
+    """Knowledge distillation: the targets mix the one-hot label with a teacher's probabilities."""
+
+    # A saved Keras model (an ensemble graph works: release/model.keras is one), or the .npz of its
+    # probabilities on the training faces (training.distill.write_soft_labels).
+    teacher: str
+    weight: float = Field(default=0.7, gt=0, le=1)  # share of the teacher in the target
+    temperature: float = Field(default=1.0, gt=0)  # >1 softens the teacher's probabilities (p ** (1/T))
 
 
 class TrainSettings(Settings):
@@ -91,6 +104,10 @@ class TrainSettings(Settings):
     max_eval_per_class: int | None = Field(default=None, ge=1)
     # data_parallel: Keras' distribution API over every visible device (JAX backend; training.distribution).
     distribution: Literal["none", "data_parallel"] = "none"
+    # mixed_bfloat16: compute in bfloat16 on GPUs that have it (weights and probabilities stay float32).
+    precision: Literal["float32", "mixed_bfloat16"] = "float32"
+    # Train on soft targets from a teacher (an ensemble), so one small model keeps more of its accuracy.
+    distill: DistillSettings | None = None
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> TrainSettings:

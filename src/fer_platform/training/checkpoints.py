@@ -34,10 +34,10 @@ class TrainingDiverged(UserError):
 
 # Recipe options added after checkpoints existed: left out of the fingerprint while at their defaults, so a
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
-ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup"}
-ADDED_LATER_AUGMENT = {"erasing"}
+ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill"}
+ADDED_LATER_AUGMENT = {"erasing", "crop"}
 # How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
-EXECUTION_ONLY = {"distribution"}
+EXECUTION_ONLY = {"distribution", "precision"}
 
 
 def settings_identity(settings: TrainSettings) -> str:
@@ -55,6 +55,8 @@ def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
     """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale."""
     h = hashlib.sha256(settings_identity(settings).encode())
     h.update(dataset.content_hash().encode())
+    if settings.distill:  # another teacher at the same path is another training
+        h.update(hashlib.sha256(Path(settings.distill.teacher).read_bytes()).hexdigest().encode())
     return h.hexdigest()[:16]
 
 

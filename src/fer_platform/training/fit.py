@@ -23,6 +23,7 @@ from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.summary import model_summary_text
 from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
+from fer_platform.training.distill import check_teacher, soft_targets
 from fer_platform.training.distribution import apply_distribution
 from fer_platform.training.mixup import mixup_batches
 from fer_platform.training.recipe import (
@@ -64,10 +65,16 @@ def train_architecture(
     splits = recipe_splits(dataset, settings)
     train, selection = splits[TRAIN], splits[SELECTION]
     x_train, y_train = as_model_input(train.images), one_hot(train.labels)
+    check_teacher(settings)
+    if settings.distill:  # the teacher's view of every training face, once
+        y_train = soft_targets(settings, train.images, y_train)
+        print(f"[{arch}] distilling from {settings.distill.teacher} (weight {settings.distill.weight}, "
+              f"temperature {settings.distill.temperature})", flush=True)
     x_sel, y_sel = as_model_input(selection.images), one_hot(selection.labels)
     steps = int(np.ceil(len(train) / settings.batch_size))
 
-    distribution = apply_distribution(settings)  # before any model is built or loaded
+    keras.mixed_precision.set_global_policy(settings.precision)  # before any model is built or loaded
+    distribution = apply_distribution(settings)
     if distribution:
         print(f"[{arch}] {distribution}", flush=True)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
