@@ -1,4 +1,5 @@
-"""The command line of the GPU-host workflow: `train` (there), `import` (here), `one` (internal)."""
+"""The command line of the GPU-host workflow: `train` and `soft-labels` (there), `import` (here), `one`
+(internal)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from fer_platform import hosted, paths, version
 from fer_platform.config import ConfigError, load_params
 from fer_platform.data.dataset import DataError
-from fer_platform.hosted.host import train_many, train_one
+from fer_platform.hosted.host import soft_labels, train_many, train_one
 from fer_platform.hosted.importer import ResultsMismatch, import_results
 
 
@@ -34,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--dataset", type=Path, required=True)
     one.add_argument("--work", type=Path, required=True)
     one.add_argument("--deadline", type=float, required=True)
+    soft = sub.add_parser("soft-labels", help="(on the host) the trained archs' mean probabilities on every "
+                                              "Training face, for a student's distill.teacher")
+    soft.add_argument("--arch", action="append", required=True)
+    soft.add_argument("--work", type=Path, default=Path("/tmp/fer-hosted"))
+    soft.add_argument("--out", type=Path, required=True)
+    soft.add_argument("--student", required=True, help="the arch whose Training faces get soft labels")
+    soft.add_argument("--params", default="params.yaml")
     imp = sub.add_parser("import", help="(here) install returned results for the pipeline and MLflow")
     imp.add_argument("results", type=Path)
     imp.add_argument("--params", default="params.yaml")
@@ -47,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unknown --arch {unknown}; params.yaml has: {', '.join(known)}")
             return train_many(args.arch, args.params, args.images_pack, args.work, args.out, args.deadline_s,
                               [a for a in args.return_weights.split(",") if a], args.grace_s)
+        if args.command == "soft-labels":
+            soft_labels(args.arch, args.work, args.out, args.params, args.student)
+            return 0
         if args.command == "one":
             train_one(args.arch, args.params, args.dataset, args.work, args.deadline)
             return 0

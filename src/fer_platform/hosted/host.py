@@ -155,3 +155,22 @@ def bundle(archs: list[str], work: Path, out: Path, return_weights: list[str]) -
                   flush=True)
         else:
             print(f"{arch:16s} no result (see {arch}/log.txt in results.tar.gz)", flush=True)
+
+
+def soft_labels(archs: list[str], work: Path, out: Path, params: str, student: str) -> Path:
+    """The mean probabilities of the trained `archs` (their best epochs, on this host) on the Training faces the
+    `student` arch trains on: its distillation targets (`distill.teacher: <out>`), small enough to hand back."""
+    from fer_platform.data.splits import recipe_splits
+    from fer_platform.labels import TRAIN
+    from fer_platform.models.ensemble import average_probabilities
+    from fer_platform.training.distill import write_soft_labels
+
+    members = [load_model(work / arch / WEIGHTS) for arch in archs]
+    for arch, member in zip(archs, members, strict=True):
+        member.name = arch  # distinct names inside the ensemble graph (two archs can share a builder)
+    teacher = members[0] if len(members) == 1 else average_probabilities(members, name="teachers")
+    settings = load_params(params).train_settings(student)
+    images = recipe_splits(load_dataset(work / "dataset.npz"), settings)[TRAIN].images
+    path = write_soft_labels(teacher, images, out)
+    print(f"soft labels of {'+'.join(archs)} on {len(images)} Training faces -> {path}", flush=True)
+    return path
