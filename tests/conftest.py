@@ -36,15 +36,19 @@ def copy_subset(dest: Path, per_class: int) -> Path:
 
 
 # Tests that share the quick project (trained once per session, ~10 min) run in one pytest-xdist worker
-# (`make test` runs `pytest -n 2 --dist loadgroup`); everything else is spread over both workers.
+# (`make test` runs `pytest -n 2 --dist loadgroup`), those that share the release server in one; everything
+# else is spread over both workers.
 QUICK_PROJECT_GROUP = "quick_project"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups off the items
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "quick_project" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "quick_project" in names:
             item.add_marker(pytest.mark.xdist_group(QUICK_PROJECT_GROUP))
+        elif "release_server" in names:  # one release server, not one per worker
+            item.add_marker(pytest.mark.xdist_group("release_server"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -132,23 +136,23 @@ def server(packaged):
 
 
 @pytest.fixture(scope="session")
-def release_server(quick_project, tmp_path_factory):
-    """`bentoml serve` of the committed release model (one with real accuracy), from its own MLflow registry
-    and BentoML store. Bootstrap and import run in a side directory: the quick project's outputs stay as DVC
-    left them."""
-    from tests.quick_project import Server, run
+def release_server(tmp_path_factory):
+    """`bentoml serve` of the committed release model (one with real accuracy), from its own MLflow registry,
+    BentoML store and canonical dataset in a side directory: it needs no quick project, so its tests run beside
+    the quick project's instead of after it."""
+    from tests.quick_project import Server, project_env, run
 
-    root, env = quick_project
     side = tmp_path_factory.mktemp("release_serving")
-    shutil.copy2(root / "params.yaml", side / "params.yaml")
-    (side / "release").symlink_to(REPO / "release")
-    renv = {**env, "BENTOML_HOME": str(side / "bentoml_home"), "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}",
-            "PYTHONPATH": str(root)}  # flows/ lives in the project root
+    for name in ("params.yaml", "bentofile.yaml"):
+        shutil.copy2(REPO / name, side / name)
+    for name in ("release", "data"):
+        (side / name).symlink_to(REPO / name)
+    renv = {**project_env(side), "BENTOML_HOME": str(side / "bentoml_home"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{side / 'mlflow.db'}", "PYTHONPATH": str(REPO)}  # flows/
+    run(["python", "-m", "flows.ingest"], side, renv)  # the export's parity check reads its PrivateTest faces
     run(["python", "-m", "flows.bootstrap"], side, renv)
-    # The export's parity check reads PrivateTest faces from the quick project's canonical dataset.
-    run(["python", "-m", "flows.package", "--no-build", "--dataset", str(root / "artifacts/dataset/fer2013.npz")],
-        side, renv)
-    srv = Server(root, renv)
+    run(["python", "-m", "flows.package", "--no-build"], side, renv)
+    srv = Server(side, renv)
     srv.start()
     yield srv
     srv.stop()
