@@ -6,13 +6,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import REPO
-from tests.team_stack import free_port
+from tests.team_stack import Background, free_port, http_ok
 
 SHARED_REMOTE = REPO.parent / "shared" / "dvc-store"
 
@@ -86,31 +83,13 @@ class Server:
     def __init__(self, root: Path, env: dict):
         self.root, self.env, self.port = root, env, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
+        # Ctrl-C first (a graceful bentoml shutdown can take 30 s), SIGKILL after the grace period.
+        self.process = Background("bentoml serve", ["bentoml", "serve", "--host", "127.0.0.1", "--port",
+                                                    str(self.port)], root / f"serve-{self.port}.log", env, root,
+                                  stop_signal=signal.SIGINT)
 
     def start(self, timeout: float = 180) -> None:
-        log = open(self.root / f"serve-{self.port}.log", "a")  # noqa: SIM115
-        self.proc = subprocess.Popen(["bentoml", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"bentoml serve exited: {(self.root / f'serve-{self.port}.log').read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("bentoml serve not ready in time")
+        self.process.start(http_ok(f"{self.url}/readyz"), timeout)
 
     def stop(self, grace: float = 10) -> None:
-        """Ctrl-C, then SIGKILL after `grace` seconds (a graceful bentoml shutdown can take 30 s)."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        self.process.stop(grace)

@@ -26,8 +26,10 @@ def free_port() -> int:
 class Background:
     """A server process in its own session (so the whole tree can be stopped), logging to `log`."""
 
-    def __init__(self, name: str, cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None):
+    def __init__(self, name: str, cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None,
+                 stop_signal: int = signal.SIGTERM):
         self.name, self.cmd, self.log, self.env, self.cwd = name, cmd, log, env, cwd
+        self.stop_signal = stop_signal
         self.proc: subprocess.Popen | None = None
 
     def start(self, ready: Callable[[], bool], timeout: float = 120) -> None:
@@ -48,8 +50,9 @@ class Background:
         raise AssertionError(f"{self.name} not ready in {timeout:.0f} s:\n{self.log.read_text()[-4000:]}")
 
     def stop(self, grace: float = 10) -> None:
+        """`stop_signal` to the whole process group, then SIGKILL after `grace` seconds."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, self.stop_signal)
             try:
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
