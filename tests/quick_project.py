@@ -88,6 +88,11 @@ class Server:
                                                     str(self.port)], root / f"serve-{self.port}.log", env, root,
                                   stop_signal=signal.SIGINT)
 
+    @property
+    def proc(self):
+        """The `bentoml serve` process (its tree's memory is measured by tests/serving/test_bad_inputs.py)."""
+        return self.process.proc
+
     def start(self, timeout: float = 180) -> None:
         self.process.start(http_ok(f"{self.url}/readyz"), timeout)
 
