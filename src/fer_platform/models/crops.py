@@ -101,9 +101,13 @@ def crop_tta(model) -> str | None:
 
 
 def with_tta(model, tta: str):
-    """The same weights in a graph whose crops run in mode `tta` (a new model; `model` is unchanged)."""
-    if crop_tta(model) is None:
+    """The same weights in a graph whose crops run in mode `tta` (a new model; `model` is unchanged), or `model`
+    itself when it already runs so (a model that does not crop serves `centre` as it is)."""
+    current = crop_tta(model)
+    if current is None and tta != "centre":
         raise ValueError(f"{model.name} does not crop; train with augment.crop to use {tta}")
+    if current in (None, tta):
+        return model
     config = model.get_config()
     _set_tta(config, tta)
     clone = model.__class__.from_config(config)

@@ -29,7 +29,9 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
                    out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre") -> dict:
     """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card. `tta`:
     ten_crop serves a model trained on crops over ten crops (chosen on PublicTest: see its card)."""
-    clean = _with_tta(weights_only(load_model(model_path), settings), tta)
+    from fer_platform.models.crops import with_tta  # Keras: not for the CLI's --help
+
+    clean = with_tta(weights_only(load_model(model_path), settings), tta)
     out_dir.mkdir(parents=True, exist_ok=True)
     training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
     return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
@@ -51,7 +53,9 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
         if card["data"]["content_sha256"] != data_hash:
             raise ValueError(f"{member_dir}: trained and evaluated on other data "
                              f"({card['data']['content_sha256'][:12]} != {data_hash[:12]})")
-    model = average_probabilities([_with_tta(load_model(d / MODEL_FILE), tta) for d in member_dirs],
+    from fer_platform.models.crops import with_tta  # Keras: not for the CLI's --help
+
+    model = average_probabilities([with_tta(load_model(d / MODEL_FILE), tta) for d in member_dirs],
                                   name="ensemble_" + "_".join(c["arch"] for c in cards))
     settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,15 +78,6 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
 
 _MEMBER_KEYS = ("arch", "architecture", "epochs_planned", "epochs_completed", "best_epoch", "train_seconds",
                 "hardware", "code_commit", "publictest", "privatetest", "size_bytes")
-
-
-def _with_tta(model, tta: str):
-    """The served graph's test-time crops; a model that does not crop serves as it is under `centre`."""
-    from fer_platform.models.crops import crop_tta, with_tta
-
-    if tta == "centre" and crop_tta(model) in (None, "centre"):
-        return model
-    return with_tta(model, tta)
 
 
 def read_card(release_dir: Path) -> dict:
