@@ -26,8 +26,8 @@ data: setup  ## the pinned FER2013 from the DVC remote (hash-checked)
 bootstrap: data  ## register the committed release model as the first champion (no-op if one exists)
 	python -m flows.bootstrap
 
-run: bootstrap  ## quick profile end to end: ingest, validate, train x4, evaluate, promote, package
-	fer-platform run --profile quick
+run: data  ## the release as champion (if none), then the quick profile: ingest, validate, train x4, evaluate, promote, package
+	fer-platform run --profile quick --bootstrap
 
 full: bootstrap  ## the committed full recipe (hours on a CPU; see README)
 	dvc repro

@@ -13,10 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fer_platform import version
 from fer_platform.config import ConfigError, Params, load_params
 from fer_platform.data.dataset import DataError
 from fer_platform.errors import UserError
+from fer_platform.overrides import has_dotted
+from fer_platform.prefect_api import API_ENV, shared_prefect_api
 
 # Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
 EXIT_OK, EXIT_USER_ERROR = 0, 1
@@ -108,15 +112,20 @@ def arch_option(parser: argparse.ArgumentParser) -> None:
 
 
 def profile_overrides(profile: str, params_path: str = "params.yaml") -> list[str]:
+    """`dvc exp run -S` arguments; a key params.yaml does not have yet (a builder argument the profile adds)
+    takes Hydra's `+` (append), since DVC refuses to override a key that is not there."""
     overrides = load_params(params_path).profile(profile)
-    return [f"{key}={_yaml_scalar(value)}" for key, value in overrides.items()]
+    raw = yaml.safe_load(Path(params_path).read_text())
+    return [f"{'' if has_dotted(raw, key) else '+'}{key}={_yaml_value(value)}" for key, value in overrides.items()]
 
 
-def _yaml_scalar(value: Any) -> str:
+def _yaml_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
     return str(value)
 
 
@@ -128,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--profile", default="quick", help="profile name from params.yaml `profiles`")
     run.add_argument("--params", default="params.yaml")
     run.add_argument("--name", default=None, help="experiment name (default: the profile name + time)")
+    run.add_argument("--bootstrap", action="store_true",
+                     help="first register the committed release model as champion if the registry has none")
     show = sub.add_parser("profile", help="print a profile's `dvc exp run -S` overrides")
     show.add_argument("name")
     show.add_argument("--params", default="params.yaml")
@@ -146,10 +157,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd += ["-S", override]
     if args.name:
         cmd += ["-n", args.name]
-    print("+ " + " ".join(cmd), flush=True)
     clean_before = _modified_tracked_files()
     try:
-        return subprocess.call(cmd)
+        # One Prefect API for every stage process (fer_platform.prefect_api), not a temporary server in each.
+        with shared_prefect_api() as api:
+            env = {**os.environ, API_ENV: api}
+            if args.bootstrap:
+                print("+ python -m flows.bootstrap", flush=True)
+                code = subprocess.call([sys.executable, "-m", "flows.bootstrap", "--params", args.params], env=env)
+                if code != EXIT_OK:
+                    return code
+            print("+ " + " ".join(cmd), flush=True)
+            return subprocess.call(cmd, env=env)
+    except UserError as err:
+        print(f"fer-platform: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
     finally:
         _restore_tracked_files(clean_before)
 
