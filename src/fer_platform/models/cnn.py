@@ -8,12 +8,19 @@ from keras import layers
 from fer_platform.models.blocks import classifier, face_input, preprocess
 
 
-def build_cnn(augment: dict, *, dropout: float, dense_units: int) -> keras.Model:
+CNN_WIDTHS = (64, 128, 256)
+
+
+def build_cnn(augment: dict, *, dropout: float, dense_units: int, widths: list[int] | None = None) -> keras.Model:
     """Conv64 5x5 x2, BN, pool; Conv128 3x3 x2, BN, pool; Conv256 3x3 x2, BN, pool;
-    (Dense + BN + ReLU + Dropout) x2; softmax 7."""
+    (Dense + BN + ReLU + Dropout) x2; softmax 7. `widths` narrows the three stages (the quick profile's small
+    graphs: same layers, same code paths, a fraction of the compute)."""
+    widths = list(CNN_WIDTHS if widths is None else widths)
+    if len(widths) != len(CNN_WIDTHS):
+        raise ValueError(f"cnn widths must have {len(CNN_WIDTHS)} entries, got {widths}")
     inputs = face_input()
     x = preprocess(inputs, augment)
-    for stage, (filters, kernel) in enumerate([(64, 5), (128, 3), (256, 3)], start=1):
+    for stage, (filters, kernel) in enumerate(zip(widths, (5, 3, 3), strict=True), start=1):
         for i in (1, 2):
             x = layers.Conv2D(filters, kernel, padding="same", activation="relu", name=f"conv{stage}_{i}")(x)
         x = layers.BatchNormalization(name=f"bn{stage}")(x)

@@ -13,10 +13,17 @@ VGG19_GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 VGG13_BN_GROUPS = ((64, 2), (128, 2), (256, 2), (512, 2))
 
 
-def build_vgg19(augment: dict, *, dropout: float, dense_units: int, batch_norm: bool) -> keras.Model:
+def build_vgg19(augment: dict, *, dropout: float, dense_units: int, batch_norm: bool,
+                widths: list[int] | None = None) -> keras.Model:
     """3x3 convs 64,64 | 128,128 | 256x3 | 512x3 | 512x3, 2x2 max-pool after each group;
-    (Dense + Dropout) x2; softmax 7. `batch_norm` adds BN after every conv (our improved variant)."""
-    return _vgg(augment, VGG19_GROUPS, dropout, dense_units, batch_norm, "vgg19")
+    (Dense + Dropout) x2; softmax 7. `batch_norm` adds BN after every conv (our improved variant); `widths`
+    narrows the five groups (the quick profile's small graphs)."""
+    groups = VGG19_GROUPS
+    if widths is not None:
+        if len(widths) != len(VGG19_GROUPS):
+            raise ValueError(f"vgg19 widths must have {len(VGG19_GROUPS)} entries, got {list(widths)}")
+        groups = tuple((w, convs) for w, (_, convs) in zip(widths, VGG19_GROUPS, strict=True))
+    return _vgg(augment, groups, dropout, dense_units, batch_norm, "vgg19")
 
 
 def build_vgg13_bn(augment: dict, *, dropout: float, dense_units: int, widths: list[int] | None = None) -> keras.Model:
