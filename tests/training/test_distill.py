@@ -7,15 +7,13 @@ import yaml
 from fer_platform.config import ConfigError, Params, apply_overrides
 from fer_platform.training.checkpoints import fingerprint
 from tests.conftest import REPO
+from tests.training.recipes import small_cnn
 
 TEACHER = str(REPO / "release/model.keras")  # the release: an ensemble of resnet_compact and resnet32
 
 
 def _settings(**overrides):
-    raw = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
-        "train.common.epochs": 1, "train.common.warmup_epochs": 0, "train.common.batch_size": 16,
-        "train.common.max_train_per_class": None, **overrides})
-    return Params.model_validate(raw).train_settings("cnn")
+    return small_cnn(1, **overrides)
 
 
 def test_targets_mix_the_label_with_the_teachers_probabilities(small_dataset):

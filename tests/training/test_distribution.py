@@ -12,13 +12,11 @@ import yaml
 from fer_platform.config import Params, apply_overrides
 from fer_platform.training.checkpoints import settings_identity
 from tests.conftest import REPO
+from tests.training.recipes import small_cnn
 
 
 def _settings(**overrides):
-    raw = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
-        "train.common.epochs": 2, "train.common.warmup_epochs": 0, "train.common.batch_size": 16,
-        "train.common.max_train_per_class": None, **overrides})
-    return Params.model_validate(raw).train_settings("cnn")
+    return small_cnn(2, **overrides)
 
 
 def test_distribution_is_not_part_of_a_checkpoints_identity():

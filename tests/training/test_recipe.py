@@ -8,12 +8,11 @@ import yaml
 from fer_platform.config import ConfigError, Params, apply_overrides
 from fer_platform.training.recipe import make_optimizer, schedule_callbacks
 from tests.conftest import REPO
+from tests.training.recipes import small_cnn
 
 
 def _settings(**overrides):
-    raw = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
-        "train.common.warmup_epochs": 0, "train.common.batch_size": 16, **overrides})
-    return Params.model_validate(raw).train_settings("cnn")
+    return small_cnn(**overrides)
 
 
 def test_sgd_nesterov_and_a_step_schedule():

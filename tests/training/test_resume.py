@@ -12,16 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_platform.config import apply_overrides
 from fer_platform.data.ingest import ingest
 from tests.conftest import REPO
+from tests.training.recipes import small_cnn_raw
 
 
 @pytest.fixture
-def project(tmp_path, small_fer, monkeypatch) -> Path:
-    params = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
-        "train.common.epochs": 5, "train.common.warmup_epochs": 0, "train.common.batch_size": 16,
-        "train.common.max_train_per_class": None})
+def project(tmp_path, small_fer, monkeypatch, prefect_api) -> Path:
+    params = small_cnn_raw(**{"train.common.epochs": 5})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     ingest(small_fer, tmp_path / "artifacts/dataset/fer2013.npz", tmp_path / "artifacts/dataset/manifest.json")
     monkeypatch.chdir(tmp_path)
@@ -55,6 +53,8 @@ def test_killed_training_resumes_and_finishes_the_planned_epochs(project):
     assert f"resuming after epoch {killed_at['epoch']}/5" in out
     history = json.loads((project / "artifacts/models/cnn/history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    # The epochs finished before the kill were kept as they were, not trained again.
+    assert history[:killed_at["epoch"]] == killed_at["history"]
     run = json.loads((project / "artifacts/models/cnn/run.json").read_text())
     assert run["run_id"] == killed_at["mlflow_run_id"] and run["epochs_completed"] == 5
 
