@@ -6,19 +6,37 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS
+from _common import REPO, RESULTS
 
 HEADER = """# Benchmarks
 
 Each script writes `results/<name>.json` (with commit and machine); `python bench/report.py` renders this table.
+A commit marked **(not HEAD)** was measured on code that has changed since; **(dirty tree)**, on uncommitted code.
 
 | benchmark | result | target | commit | machine |
 |---|---|---|---|---|
 """
+
+
+# Files whose change does not change what a benchmark measures (results, their tables, prose).
+NOT_CODE = (":!bench/results", ":!bench/README.md", ":!README.md", ":!RELIABILITY.md", ":!docs")
+
+
+def freshness(commit: str) -> str:
+    """'' when the result was measured on a clean tree whose code is HEAD's; otherwise what is off, in bold."""
+    if commit.endswith("+dirty"):
+        return " **(dirty tree)**"
+    try:
+        same = subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", ".", *NOT_CODE], cwd=REPO,
+                              capture_output=True).returncode == 0
+    except OSError:
+        same = False
+    return "" if same else " **(not HEAD)**"
 
 
 def row(r: dict) -> str:
@@ -71,7 +89,7 @@ def row(r: dict) -> str:
         target = "only what serving imports, pinned"
     else:
         result, target = json.dumps({k: v for k, v in r.items() if k not in ("machine",)})[:120], ""
-    return f"| {name} | {result} | {target} | {r['commit']} | {where} |"
+    return f"| {name} | {result} | {target} | {r['commit']}{freshness(r['commit'])} | {where} |"
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

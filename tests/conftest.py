@@ -47,20 +47,22 @@ def pytest_collection_modifyitems(config, items):
         names = getattr(item, "fixturenames", ())
         if "quick_project" in names:
             item.add_marker(pytest.mark.xdist_group(QUICK_PROJECT_GROUP))
-        elif "release_server" in names:  # one release server, not one per worker
+        elif "release_project" in names:  # one release project and server, not one per worker
             item.add_marker(pytest.mark.xdist_group("release_server"))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory):
-    """One real `prefect server` for the session: every flow run (in-process or a subprocess, which inherits
-    PREFECT_API_URL) reports to it. Tests of the embedded default unset the variable themselves."""
-    from tests.team_stack import prefect_server
+    """One real `prefect server` for the session (fer_platform.prefect_api, as `fer-platform run` starts one):
+    every flow run of a test that asks for it (in-process or a subprocess, which inherits PREFECT_API_URL)
+    reports to it. Only tests that run flows ask: unit tests start no server."""
+    from fer_platform.prefect_api import API_ENV, PrefectServer
 
-    server, api = prefect_server(tmp_path_factory.mktemp("prefect_home"))
-    os.environ["PREFECT_API_URL"] = api
-    yield api
-    os.environ.pop("PREFECT_API_URL", None)
+    home = tmp_path_factory.mktemp("prefect_home")
+    server = PrefectServer(home, log=home / "server.log")
+    os.environ[API_ENV] = server.start()
+    yield os.environ[API_ENV]
+    os.environ.pop(API_ENV, None)
     server.stop()
 
 
@@ -101,7 +103,7 @@ def team_stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def quick_project(tmp_path_factory, team_stack):
+def quick_project(tmp_path_factory, team_stack, prefect_api):
     """A scratch copy of the project after `fer-platform run --profile quick` (minutes; slow tests only),
     tracked on the team stack: MLFLOW_TRACKING_URI is the MLflow server on PostgreSQL and S3."""
     from tests.quick_project import make_project, project_env, run_quick_profile
@@ -125,22 +127,11 @@ def packaged(quick_project):
 
 
 @pytest.fixture(scope="session")
-def server(packaged):
-    """A real `bentoml serve` of the packaged champion on a free loopback port."""
-    from tests.quick_project import Server
-
-    srv = Server(*packaged)
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="session")
-def release_server(tmp_path_factory):
-    """`bentoml serve` of the committed release model (one with real accuracy), from its own MLflow registry,
-    BentoML store and canonical dataset in a side directory: it needs no quick project, so its tests run beside
-    the quick project's instead of after it."""
-    from tests.quick_project import Server, project_env, run
+def release_project(tmp_path_factory, prefect_api):
+    """A side directory with the committed release model as champion of its own MLflow registry, exported to its
+    own BentoML store (what `make run` serves, as the quick run stays challenger): (root, env) for `bentoml
+    serve`. It needs no quick project, so the tests that serve run beside the quick project's."""
+    from tests.quick_project import project_env, run
 
     side = tmp_path_factory.mktemp("release_serving")
     for name in ("params.yaml", "bentofile.yaml"):
@@ -152,7 +143,15 @@ def release_server(tmp_path_factory):
     run(["python", "-m", "flows.ingest"], side, renv)  # the export's parity check reads its PrivateTest faces
     run(["python", "-m", "flows.bootstrap"], side, renv)
     run(["python", "-m", "flows.package", "--no-build"], side, renv)
-    srv = Server(side, renv)
+    return side, renv
+
+
+@pytest.fixture(scope="session")
+def release_server(release_project):
+    """A real `bentoml serve` of the release model on a free loopback port."""
+    from tests.quick_project import Server
+
+    srv = Server(*release_project)
     srv.start()
     yield srv
     srv.stop()

@@ -66,9 +66,10 @@ STATUS_AFTER_RUN = "git-status-after-run.txt"  # beside the project: what `fer-p
 
 
 def run_quick_profile(root: Path, env: dict) -> subprocess.CompletedProcess:
-    """`make run`'s pipeline, then `dvc exp apply`, so the tests see the experiment's params, lock and metrics
+    """`make run`'s command (the release bootstrapped as champion, then the pipeline), then `dvc exp apply`, so the tests see the experiment's params, lock and metrics
     (fer-platform run restores the checkout's tracked files; what it left is recorded first)."""
-    result = run(["fer-platform", "run", "--profile", "quick", "--name", QUICK_EXPERIMENT], root, env, timeout=1500)
+    result = run(["fer-platform", "run", "--profile", "quick", "--bootstrap", "--name", QUICK_EXPERIMENT], root, env,
+                 timeout=1500)
     status = run(["git", "status", "--porcelain", "--untracked-files=no"], root, env).stdout
     (root.parent / STATUS_AFTER_RUN).write_text(status)
     run(["dvc", "exp", "apply", QUICK_EXPERIMENT], root, env)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from fer_platform.prefect_api import free_port  # noqa: F401 (re-exported for the tests)
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Background:
@@ -62,21 +57,6 @@ class Background:
 
 def http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2).status_code == 200
-
-
-def prefect_server(home: Path) -> tuple[Background, str]:
-    """`prefect server start` with its own PREFECT_HOME (SQLite): the API every flow run of the session
-    reports to, instead of a temporary server per run (~10 s of start-up each)."""
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_UI_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    home.mkdir(parents=True, exist_ok=True)
-    server = Background("prefect server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                           "--port", str(port)], home / "server.log", env)
-    api = f"http://127.0.0.1:{port}/api"
-    server.start(http_ok(f"{api}/health"))
-    return server, api
 
 
 def postgres(data_dir: Path):

@@ -16,7 +16,7 @@ from tests.conftest import REPO, SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
+def project(tmp_path, monkeypatch, prefect_api) -> Path:
     """A scratch project root: stages write relative to the working directory, as under `dvc repro`."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["validate"]["expected_split_sizes"] = SMALL_SPLIT_SIZES

@@ -20,7 +20,9 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
     client = MlflowClient()
     experiment = client.get_experiment_by_name("fer2013")
     runs = client.search_runs([experiment.experiment_id])
-    by_arch = {r.data.tags["arch_key"]: r for r in runs}
+    releases = [r for r in runs if r.data.tags.get("release") == "true"]  # the bootstrap's, tagged apart
+    assert [r.data.tags["arch_key"] for r in releases] == ["resnet_compact+resnet32"]
+    by_arch = {r.data.tags["arch_key"]: r for r in runs if r not in releases}
     assert sorted(by_arch) == sorted(ARCHS)
     for arch, r in by_arch.items():
         assert r.info.status == "FINISHED"
@@ -42,18 +44,29 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
         assert logged, f"{arch}: no model logged"
 
 
-def test_quick_profile_promotes_a_champion_and_records_why(quick_project):
+def test_the_first_hour_path_release_stays_champion_and_the_quick_run_is_challenger(quick_project):
+    """`make run` end to end: bootstrap makes the release champion (version 1); the quick run's best (near
+    chance) is registered as `challenger` with the reason; the package stage still puts v1 in the BentoML
+    store, the model `bentoml serve` serves (tests/serving serve that same release)."""
     root, env = quick_project
     from mlflow import MlflowClient
 
     decision = json.loads((root / "reports/promotion.json").read_text())
-    assert decision["alias"] == "champion" and decision["candidate"]["arch"] in ARCHS
-    client = MlflowClient(tracking_uri=tracking_uri(root, env), registry_uri=tracking_uri(root, env))
-    champion = client.get_model_version_by_alias("fer-classifier", "champion")
-    assert champion.tags["promotion.decision"] == "champion" and champion.tags["promotion.reason"]
     best = max(ARCHS, key=lambda a: (json.loads((root / f"reports/metrics/{a}.json").read_text())
                                      ["publictest"]["accuracy"], a))
-    assert champion.tags["arch"] == best
+    assert decision["alias"] == "challenger" and decision["candidate"]["arch"] == best, decision
+    client = MlflowClient(tracking_uri=tracking_uri(root, env), registry_uri=tracking_uri(root, env))
+    champion = client.get_model_version_by_alias("fer-classifier", "champion")
+    assert str(champion.version) == "1" and champion.tags["promotion.reason"].startswith("bootstrap")
+    challenger = client.get_model_version_by_alias("fer-classifier", "challenger")
+    assert str(challenger.version) == str(decision["version"]) != "1"
+    assert challenger.tags["arch"] == best and challenger.tags["promotion.decision"] == "challenger"
+    assert challenger.tags["promotion.reason"] == decision["reason"]
+    bento = json.loads((root / "reports/bento.json").read_text())
+    assert str(bento["version"]) == "1" and bento["alias"] == "champion", bento
+    served = json.loads(run(["bentoml", "models", "get", "fer-classifier:latest", "-o", "json"], root, env).stdout)
+    assert served["labels"] == {"alias": "champion", "registry_version": "1"}, served
+    assert str(served["metadata"]["version"]) == "1", served["metadata"]
 
 
 def test_runs_models_and_aliases_live_in_postgresql_and_s3(quick_project, team_stack):
@@ -72,13 +85,27 @@ def test_runs_models_and_aliases_live_in_postgresql_and_s3(quick_project, team_s
     assert ("champion", int(decision["version"])) in aliases, aliases
 
 
-def test_dvc_metrics_and_a_second_repro_is_a_no_op(quick_project):
+def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(quick_project):
+    """What `dvc metrics show` and MLflow report for each architecture is this run's evaluation: the accuracy
+    recomputed from the predictions it wrote (PrivateTest, n = 7 x max_eval_per_class faces)."""
+    import csv
+
+    from mlflow import MlflowClient
+
     root, env = quick_project
     shown = run(["dvc", "metrics", "show", "--json"], root, env).stdout
-    metrics = json.loads(shown)
-    files = next(iter(metrics.values()))["data"]
+    files = next(iter(json.loads(shown).values()))["data"]
+    client = MlflowClient(tracking_uri(root, env))
     for arch in ARCHS:
-        assert 0 <= files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["accuracy"] <= 1
+        with open(root / f"reports/plots/{arch}/predictions_privatetest.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 7 * 50, arch  # the quick profile's max_eval_per_class, every class
+        recomputed = sum(r["actual"] == r["predicted"] for r in rows) / len(rows)
+        dvc_value = files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["accuracy"]
+        assert dvc_value == pytest.approx(recomputed, abs=5e-5), arch
+        run_id = json.loads((root / f"artifacts/models/{arch}/run.json").read_text())["run_id"]
+        logged = client.get_run(run_id).data.metrics["privatetest_final_accuracy"]
+        assert logged == pytest.approx(recomputed, abs=5e-5), arch
     again = run(["dvc", "repro"], root, env)
     assert "Data and pipelines are up to date" in again.stdout, again.stdout
     status = run(["dvc", "status"], root, env).stdout

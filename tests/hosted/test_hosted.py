@@ -45,7 +45,7 @@ def test_host_returns_results_and_weights(hosted):
     assert result["trained_on"]["backend"] and result["summary"]["privatetest"]["n"] == 42
 
 
-def test_import_installs_a_finished_checkpoint_that_the_train_stage_logs(hosted, small_fer, tmp_path):
+def test_import_installs_a_finished_checkpoint_that_the_train_stage_logs(hosted, small_fer, tmp_path, prefect_api):
     ingest(small_fer, tmp_path / "artifacts/dataset/fer2013.npz", tmp_path / "artifacts/dataset/manifest.json")
     (tmp_path / "params.yaml").write_text((hosted / "params.yaml").read_text())
     proc = _run(["fer_platform.hosted", "import", str(hosted / "out")], tmp_path)

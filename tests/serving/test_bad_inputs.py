@@ -36,17 +36,17 @@ def test_the_catalogue_has_at_least_40_cases_on_every_route():
     assert {c.route for c in CATALOGUE} >= {"/predict", "/detect", "/info"}
 
 
-def test_every_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(server, small_dataset):
+def test_every_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(release_server, small_dataset):
     faces = small_dataset.split("PrivateTest").images
     good = {"faces": faces[:2].tolist()}
     for _ in range(3):  # warm: first requests allocate the batcher's and ONNX Runtime's buffers
-        assert httpx.post(f"{server.url}/predict", json=good, timeout=60).status_code == 200
-    baseline = tree_rss_mb(server.proc.pid)
+        assert httpx.post(f"{release_server.url}/predict", json=good, timeout=60).status_code == 200
+    baseline = tree_rss_mb(release_server.proc.pid)
     peak, stop = [baseline], threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak.append(tree_rss_mb(server.proc.pid))
+            peak.append(tree_rss_mb(release_server.proc.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -55,24 +55,24 @@ def test_every_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(server, small
     try:
         for case in CATALOGUE:
             started = time.perf_counter()
-            status, text = run_case(case, server.url, faces)
+            status, text = run_case(case, release_server.url, faces)
             timings[case.name] = time.perf_counter() - started
             problem = check(case, status, text)
             if problem:
                 problems.append(problem)
-            after = httpx.post(f"{server.url}/predict", json=good, timeout=60)
+            after = httpx.post(f"{release_server.url}/predict", json=good, timeout=60)
             if after.status_code != 200:
                 problems.append(f"{case.name}: the next good request got HTTP {after.status_code}")
     finally:
         stop.set()
         sampler.join()
-    final = tree_rss_mb(server.proc.pid)
+    final = tree_rss_mb(release_server.proc.pid)
     print(f"RSS baseline {baseline:.0f} MB, peak {max(peak):.0f} MB, after {final:.0f} MB over {len(CATALOGUE)} "
           f"cases; slowest: {sorted(timings.items(), key=lambda kv: -kv[1])[:3]}")
     assert not problems, "\n".join(problems)
     assert max(peak) - baseline <= MAX_PEAK_GROWTH_MB, (baseline, max(peak))
     assert final - baseline <= MAX_FINAL_GROWTH_MB, (baseline, final)
-    assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+    assert httpx.get(f"{release_server.url}/readyz", timeout=10).status_code == 200
 
 
 def test_reliability_md_lists_every_case():

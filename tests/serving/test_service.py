@@ -1,4 +1,4 @@
-"""A real `bentoml serve` on a free loopback port, serving the champion of the quick profile."""
+"""A real `bentoml serve` on a free loopback port, serving the champion (the release model, as after `make run`)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def test_package_stage_built_a_self_contained_bento(packaged):
     assert info["parity"]["faces"] >= 512 and info["parity"]["max_abs_diff"] <= 1e-4
 
 
-def test_predict_returns_probabilities_in_label_order(server, faces):
+def test_predict_returns_probabilities_in_label_order(release_server, faces):
     images, _ = faces
-    r = post_predict(server.url, faces_b64=base64.b64encode(images[:5].tobytes()).decode())
+    r = post_predict(release_server.url, faces_b64=base64.b64encode(images[:5].tobytes()).decode())
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["labels"] == list(EMOTIONS) and len(body["faces"]) == 5
@@ -45,41 +45,54 @@ def test_predict_returns_probabilities_in_label_order(server, faces):
         probs = np.array([face["probabilities"][e] for e in EMOTIONS])
         assert abs(probs.sum() - 1) < 1e-4 and face["label"] == EMOTIONS[int(probs.argmax())]
         assert face["confidence"] == pytest.approx(probs.max())
-    same = post_predict(server.url, faces=images[:5].tolist()).json()  # the nested-list wire format agrees
+    same = post_predict(release_server.url, faces=images[:5].tolist()).json()  # the nested-list wire format agrees
     assert [f["label"] for f in same["faces"]] == [f["label"] for f in body["faces"]]
 
 
-def test_concurrent_requests_are_answered(server, faces):
-    """Adaptive batching merges concurrent requests; each caller still gets its own faces back."""
+def inference_counters(url: str) -> tuple[float, float]:
+    """(ONNX Runtime calls, faces classified) so far, from the service's Prometheus metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("fer_inference_"))
+    return float(values["fer_inference_calls_total"]), float(values["fer_inference_faces_total"])
+
+
+def test_concurrent_requests_are_merged_into_fewer_inference_calls(release_server, faces):
+    """The greedy batcher merges requests that queue while a call runs (fewer calls than requests, on /metrics);
+    each caller still gets its own faces back."""
     import concurrent.futures as cf
 
     images, _ = faces
-    single = [post_predict(server.url, faces=images[i:i + 1].tolist()).json()["faces"][0]["label"] for i in range(8)]
-    with cf.ThreadPoolExecutor(8) as pool:
-        labels = list(pool.map(lambda i: post_predict(server.url, faces=images[i:i + 1].tolist())
-                               .json()["faces"][0]["label"], range(8)))
+    n = 24
+    single = [post_predict(release_server.url, faces=images[i:i + 1].tolist()).json()["faces"][0]["label"] for i in range(n)]
+    calls_before, faces_before = inference_counters(release_server.url)
+    with cf.ThreadPoolExecutor(n) as pool:
+        labels = list(pool.map(lambda i: post_predict(release_server.url, faces=images[i:i + 1].tolist())
+                               .json()["faces"][0]["label"], range(n)))
+    calls_after, faces_after = inference_counters(release_server.url)
     assert labels == single
+    assert faces_after - faces_before == n
+    assert calls_after - calls_before < n, "no request was merged into another's inference call"
 
 
-def test_detect_finds_and_classifies_faces(server, faces):
+def test_detect_finds_and_classifies_faces(release_server, faces):
     import cv2
 
     images, _ = faces
     frame, boxes = compose([images[0], images[7]], [(165, 240), (475, 240)])
     ok, jpeg = cv2.imencode(".jpg", frame)
-    r = httpx.post(f"{server.url}/detect", files={"image": ("photo.jpg", jpeg.tobytes(), "image/jpeg")}, timeout=60)
+    r = httpx.post(f"{release_server.url}/detect", files={"image": ("photo.jpg", jpeg.tobytes(), "image/jpeg")}, timeout=60)
     assert r.status_code == 200, r.text
     found = r.json()["faces"]
     assert len(found) >= 1
     for face in found:
         assert set(face) >= {"box", "label", "confidence", "probabilities"} and face["label"] in EMOTIONS
     png = cv2.imencode(".png", np.full((200, 300, 3), 90, np.uint8))[1].tobytes()
-    empty = httpx.post(f"{server.url}/detect", files={"image": ("blank.png", png, "image/png")}, timeout=60)
+    empty = httpx.post(f"{release_server.url}/detect", files={"image": ("blank.png", png, "image/png")}, timeout=60)
     assert empty.status_code == 200 and empty.json()["faces"] == []
 
 
-def test_info_describes_the_served_model(server):
-    r = httpx.post(f"{server.url}/info", json={}, timeout=30)
+def test_info_describes_the_served_model(release_server):
+    r = httpx.post(f"{release_server.url}/info", json={}, timeout=30)
     assert r.status_code == 200
     info = r.json()
     assert info["registered_model"] == "fer-classifier" and info["alias"] == "champion"
@@ -89,8 +102,8 @@ def test_info_describes_the_served_model(server):
     assert info["runtime"].startswith("onnxruntime") and info["limits"]["max_in_flight"] >= 1
 
 
-def test_the_openapi_document_describes_this_service(server):
-    spec = httpx.get(f"{server.url}/docs.json", timeout=30).json()
+def test_the_openapi_document_describes_this_service(release_server):
+    spec = httpx.get(f"{release_server.url}/docs.json", timeout=30).json()
     info = spec["info"]
     assert info["title"] == "FER service: facial expression recognition"
     assert "fer-platform " in info["version"] and "fer-classifier:" in info["version"] and "@champion" in info["version"]
@@ -98,15 +111,15 @@ def test_the_openapi_document_describes_this_service(server):
     for route in ("/predict", "/info"):
         examples = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]["examples"]
         for example in examples.values():  # every documented example is a request the service accepts
-            assert httpx.post(f"{server.url}{route}", json=example["value"], timeout=30).status_code == 200
+            assert httpx.post(f"{release_server.url}{route}", json=example["value"], timeout=30).status_code == 200
 
 
-def test_health_and_metrics_routes(server):
+def test_health_and_metrics_routes(release_server):
     for route in ("/livez", "/readyz", "/metrics"):
-        assert httpx.get(f"{server.url}{route}", timeout=10).status_code == 200, route
+        assert httpx.get(f"{release_server.url}{route}", timeout=10).status_code == 200, route
 
 
-def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(packaged, faces, tmp_path):
+def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(release_project, faces, tmp_path):
     import subprocess
     import sys
 
@@ -114,7 +127,7 @@ def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(packa
     from tests.conftest import SHARED_FER
     from tests.quick_project import Server
 
-    root, env = packaged
+    root, env = release_project
     srv = Server(root, {**env, "FER_API_TOKEN": "team-secret"})
     srv.start()
     try:

@@ -3,7 +3,7 @@
     POST /predict  48x48 face crops -> per face: top label, confidence, probabilities
     POST /detect   a JPEG/PNG upload -> Haar faces -> [{box, label, confidence, probabilities}]
     POST /info     the served model: registered name, version, alias, labels, training metrics
-    GET  /livez /readyz /metrics (BentoML)
+    GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total and fer_inference_faces_total)
 
 The model is the `fer-classifier` entry of the BentoML model store: the champion exported to ONNX by the
 package stage (parity-checked against Keras), so serving needs neither MLflow nor TensorFlow. CPU-bound work
@@ -42,6 +42,20 @@ SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
 TOKEN_ENV = "FER_API_TOKEN"  # optional: when set, every route but the probes needs this bearer token
 
 
+# Prometheus counters on /metrics (bentoml.metrics creates them lazily, in the serving process): how many faces
+# were classified in how many ONNX Runtime calls, so the batching that merges concurrent requests is visible.
+INFERENCE_CALLS = bentoml.metrics.Counter(name="fer_inference_calls", documentation="ONNX Runtime inference calls")
+INFERENCE_FACES = bentoml.metrics.Counter(name="fer_inference_faces", documentation="faces classified")
+
+
+def _counted(predict):
+    def run(faces: np.ndarray) -> np.ndarray:
+        INFERENCE_CALLS.inc()
+        INFERENCE_FACES.inc(len(faces))
+        return predict(faces)
+    return run
+
+
 class ClientError(BentoMLException):
     """A 4xx carrying the status chosen by request validation."""
 
@@ -73,7 +87,7 @@ class FerService:
             self.model.predict(np.zeros((n, *IMAGE_SHAPE), np.uint8))
         self.detector.detect(np.zeros((480, 640), np.uint8))
         self.cpu = anyio.CapacityLimiter(SERVE.api_cpu_threads)
-        self.infer = GreedyBatcher(self.model.predict, max_faces=SERVE.max_batch_faces)
+        self.infer = GreedyBatcher(_counted(self.model.predict), max_faces=SERVE.max_batch_faces)
 
     @bentoml.api
     async def predict(self, faces: list | None = None, faces_b64: str | None = None) -> dict[str, Any]:
