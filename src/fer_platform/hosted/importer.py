@@ -12,8 +12,8 @@ from fer_platform import paths
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.hosted.host import PREDICTIONS, RESULT
-from fer_platform.io import write_json
-from fer_platform.training.checkpoints import BEST, LAST, STATE, fingerprint
+from fer_platform.io import write_json, write_with
+from fer_platform.training.checkpoints import BEST, LAST, STATE, fingerprint, set_aside_before_install
 
 
 class ResultsMismatch(ValueError):
@@ -45,8 +45,9 @@ def import_results(results: Path, params: str, dataset_path: Path) -> list[dict]
         state["trained_on"] = info["trained_on"]
         weights = results / f"{arch}.keras"
         if weights.exists() and not info["truncated_by_deadline"]:
-            _install_checkpoint(arch, weights, state)
-            done.append({"arch": arch, "installed": str(paths.checkpoint_dir(arch))})
+            kept = _install_checkpoint(arch, weights, state)
+            done.append({"arch": arch, "installed": str(paths.checkpoint_dir(arch)),
+                         **({"kept": str(kept)} if kept else {})})
         else:
             # Here, not at the top: only this branch needs MLflow (and its start-up cost).
             from fer_platform.tracking.training_runs import log_hosted_results
@@ -58,11 +59,14 @@ def import_results(results: Path, params: str, dataset_path: Path) -> list[dict]
     return done
 
 
-def _install_checkpoint(arch: str, weights: Path, state: dict) -> None:
-    """A finished run: best = last = the returned weights, so training resumes to "nothing left to do"."""
+def _install_checkpoint(arch: str, weights: Path, state: dict) -> Path | None:
+    """A finished run: best = last = the returned weights, so training resumes to "nothing left to do".
+    A checkpoint already there (a local training) is set aside first, never overwritten; returns where."""
     ckpt = paths.checkpoint_dir(arch)
     ckpt.mkdir(parents=True, exist_ok=True)
-    for name in (BEST, LAST):
-        shutil.copyfile(weights, ckpt / name)
+    kept = set_aside_before_install(ckpt, state["fingerprint"])
+    for name in (BEST, LAST):  # atomic: an interrupted import leaves no half-copied model
+        write_with(ckpt / name, lambda tmp: shutil.copyfile(weights, tmp))
     state["mlflow_run_id"] = None  # logged afresh here
-    write_json(ckpt / STATE, state)
+    write_json(ckpt / STATE, state)  # last: state never points at weights not yet in place
+    return kept

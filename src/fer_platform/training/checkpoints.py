@@ -120,6 +120,23 @@ def resume_model(checkpoint_dir: Path, state: dict):
     return None
 
 
+def set_aside_before_install(checkpoint_dir: Path, incoming_fp: str) -> Path | None:
+    """Keep the checkpoint in `checkpoint_dir` before another is installed over it (hosted import); None if
+    there is none. One of other settings goes to superseded/<its fingerprint>/, so those settings resume from it;
+    one of the same settings (or unreadable) to a fresh superseded/before-import-<t>/ that nothing replaces."""
+    if not any((checkpoint_dir / name).exists() for name in (LAST, BEST, STATE)):
+        return None
+    fp = _read_state(checkpoint_dir).get("fingerprint")
+    if fp and fp != incoming_fp:
+        return _set_aside(checkpoint_dir, fp)
+    stem = f"before-import-{int(time.time())}"
+    name, n = stem, 1
+    while (checkpoint_dir / SUPERSEDED / name).exists():  # two imports within a second
+        n += 1
+        name = f"{stem}-{n}"
+    return _set_aside(checkpoint_dir, name)
+
+
 def _read_state(checkpoint_dir: Path) -> dict:
     try:
         state = json.loads((checkpoint_dir / STATE).read_text())
