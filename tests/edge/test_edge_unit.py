@@ -264,6 +264,53 @@ def test_a_camera_that_disconnects_is_reopened_and_one_that_stays_gone_ends_the_
     assert gone.lost == "camera disconnected after 10 frames and did not come back within 1 s"
 
 
+class _OpensButSendsNothing:
+    """A camera whose device opens again but never delivers a frame (a driver that hangs after a reset)."""
+
+    opened = 0
+
+    def __init__(self):
+        type(self).opened += 1
+
+    def isOpened(self):  # cv2.VideoCapture's name
+        return True
+
+    def read(self):
+        return False, None
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        pass
+
+
+def test_a_camera_that_opens_but_sends_no_frames_ends_the_run_after_reconnect_s(tmp_path):
+    """Opening is not recovery: only a frame is. One deadline for the whole outage, with backoff between tries,
+    so the run ends (fer-edge exits 3) instead of reopening forever."""
+    import time
+
+    import cv2
+
+    from fer_platform.edge.capture import FrameReader
+
+    video = _video(tmp_path / "camera.avi", 5)
+    reader = FrameReader(cv2.VideoCapture(str(video)), live=True, paced_fps=None, max_frames=None, from_file=False,
+                         reopen=_OpensButSendsNothing, reconnect_s=1.0).start()
+    started, ended = time.monotonic(), False
+    try:
+        while time.monotonic() - started < 8:
+            if reader.next(timeout=0.5) is None:
+                ended = True
+                break
+    finally:
+        reader.stop()
+    assert ended, f"still reconnecting after 8 s ({_OpensButSendsNothing.opened} opens)"
+    assert time.monotonic() - started < 4
+    assert reader.lost.startswith("camera disconnected after 5 frames and did not come back within 1 s")
+    assert reader.reconnects == 0 and 2 <= _OpensButSendsNothing.opened <= 8  # backoff, not a busy loop
+
+
 def test_a_full_disk_is_exit_4_with_one_line_for_jsonl_and_for_the_video(tmp_path):
     """/dev/full answers every write with ENOSPC; a file-size limit (RLIMIT_FSIZE) cuts the video short the
     way a full disk does (OpenCV's writer reports neither)."""

@@ -5,7 +5,8 @@ taken by the time the next one arrives is dropped and reported, never queued (a 
 label lag further and further behind). A plain file is read as fast as the loop goes, nothing dropped.
 
 A camera that stops delivering (unplugged, driver reset) is reopened with backoff for `reconnect_s` seconds;
-if it does not come back, the reader ends and `lost` says why (fer-edge exits 3).
+it is back only once a frame arrives (a device that opens but sends nothing is still gone). If it does not
+come back, the reader ends and `lost` says why (fer-edge exits 3).
 """
 
 from __future__ import annotations
@@ -90,35 +91,40 @@ class FrameReader:
                     time.sleep(max(0.0, started + index / self.paced_fps - time.monotonic()))
                 ok, image = self.capture.read()
                 if not ok:
-                    if self.reopen is None or not self._reconnect(index):
+                    image = None if self.reopen is None else self._reconnect(index)
+                    if image is None:
                         break
-                    continue
                 ts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.from_file else time.time()
                 self._deliver(CapturedFrame(index, time.monotonic(), ts, image))
                 index += 1
         finally:
             self._end()
 
-    def _reconnect(self, frames: int) -> bool:
-        """Reopen the source with backoff until it delivers a frame again or `reconnect_s` runs out."""
+    def _reconnect(self, frames: int) -> np.ndarray | None:
+        """Reopen the source with backoff until it delivers a frame again (returned) or `reconnect_s` runs out
+        (None). Only a frame counts: a device that opens but sends nothing is still gone. One deadline for the
+        whole outage; a read that blocks on such a device can overrun it by the driver's own timeout."""
         print(f"fer-edge: {self.name} stopped delivering frames after {frames}; reconnecting for up to "
               f"{self.reconnect_s:g} s", file=sys.stderr, flush=True)
         self.capture.release()
-        deadline, delay = time.monotonic() + self.reconnect_s, 0.25
+        deadline, delay, opened = time.monotonic() + self.reconnect_s, 0.25, False
         while not self._stop.is_set() and time.monotonic() < deadline:
             capture = self.reopen()
-            if capture.isOpened():
+            is_open = capture.isOpened()
+            opened = opened or is_open
+            ok, image = capture.read() if is_open else (False, None)
+            if ok:
                 self.capture = capture
                 self.reconnects += 1
                 print(f"fer-edge: {self.name} is back", file=sys.stderr, flush=True)
-                return True
+                return image
             capture.release()
             self._stop.wait(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(2 * delay, 2.0)
         if not self._stop.is_set():
             self.lost = (f"{self.name} disconnected after {frames} frames and did not come back within "
-                         f"{self.reconnect_s:g} s")
-        return False
+                         f"{self.reconnect_s:g} s" + (" (it opened, but sent no frames)" if opened else ""))
+        return None
 
     def _deliver(self, frame: CapturedFrame) -> None:
         if not self.live:
