@@ -219,6 +219,12 @@ CATALOGUE: list[Case] = [
     Case("multipart_to_info", "/info", 415, "takes application/json",
          lambda url, f: httpx.post(f"{url}/info", files={"x": ("x.bin", b"\x80\x81", "image/png")}, timeout=TIMEOUT)),
     Case("invalid_json_to_info", "/info", 400, "invalid json", _raw("/info", b"{{{", "application/json")),
+    # No Content-Type at all (content= with no header: httpx adds one only for json=/files=/data=)
+    Case("no_content_type_to_predict", "/predict", 415, "has no content-type",
+         _raw("/predict", json.dumps({"faces_b64": base64.b64encode(bytes(2304)).decode()}).encode(), None)),
+    Case("no_content_type_to_detect", "/detect", 415, "has no content-type",
+         _raw("/detect", b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+              b"Content-Type: image/png\r\n\r\n" + _photo(".png") + b"\r\n--b--\r\n", None)),
 ]
 
 

@@ -140,3 +140,36 @@ def test_with_a_token_every_route_but_the_probes_needs_it():
     assert locked["right"] == 200 and locked["probe"] == 200
     assert "s3cret" not in locked["body"] and "bearer token" in locked["body"]
     assert set(asyncio.run(scenario(TokenGuard(app, token=""))).values()) <= {200, "ok"}  # no token: open
+
+
+def test_a_typed_route_answers_a_request_without_content_type_with_415():
+    """No Content-Type is not a pass: the body kind is unknown, so it never reaches BentoML (nor skips the form
+    checks of a multipart route). The answer has the shape of every other guard error."""
+    from fer_platform.serving.error_shape import ErrorShape
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json", "/detect": "multipart/form-data"},
+                                 max_bytes=1000, file_fields={"/detect": "image"}))
+    form = b'--b\r\nContent-Disposition: form-data; name="image"\r\n\r\nfile:///etc/hostname\r\n--b--\r\n'
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test") as client:
+            return [await client.post("/predict", content=b'{"faces": []}'),
+                    await client.post("/detect", content=form),
+                    await client.post("/predict", content=b""),
+                    await client.post("/livez", content=b"")]  # an untyped route is not judged
+
+    answers = asyncio.run(scenario())
+    assert all("content-type" not in a.request.headers for a in answers)  # really absent
+    predict, detect, empty, untyped = answers
+    assert predict.status_code == detect.status_code == empty.status_code == 415
+    assert predict.json() == {"error": "/predict takes application/json; the request has no Content-Type",
+                              "status": 415}
+    assert "takes multipart/form-data" in detect.json()["error"]
+    assert untyped.status_code == 200 and seen == ["/livez"]

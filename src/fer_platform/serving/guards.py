@@ -7,11 +7,12 @@ flight are refused before their body is read, and every 503 leaving the service 
 
 TokenGuard: with FER_API_TOKEN set, every route but the probes needs that bearer token.
 
-BodyGuard: each route gets only the body kind it takes (a multipart form sent to a JSON route made BentoML
-fail with a 500) and at most `max_bytes`, counted as the body streams in (no Content-Length needed), within
-`timeout_s` (a client that stalls mid-body gets a 408 instead of holding a request slot). The body is read in
-full here and handed on as one message, so these answers never depend on how BentoML handles an error raised
-while it reads; a multipart form is checked for its shape first (serving.forms).
+BodyGuard: each route gets only the body kind it takes, named by its Content-Type (a multipart form sent to a
+JSON route made BentoML fail with a 500; a body without a Content-Type is refused too), and at most
+`max_bytes`, counted as the body streams in (no Content-Length needed), within `timeout_s` (a client that
+stalls mid-body gets a 408 instead of holding a request slot). The body is read in full here and handed on as
+one message, so these answers never depend on how BentoML handles an error raised while it reads; a multipart
+form is checked for its shape first (serving.forms).
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ class BodyGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind and kind != expected:
-            await respond(send, 415, f"{scope['path']} takes {expected}, not {kind}")
+        if kind != expected:  # a missing type too: the body would reach BentoML unjudged
+            what = f", not {kind}" if kind else "; the request has no Content-Type"
+            await respond(send, 415, f"{scope['path']} takes {expected}{what}")
             return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
