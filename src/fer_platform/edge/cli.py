@@ -1,7 +1,9 @@
 """fer-edge: Haar-crop faces from a camera or video, classify them on the service, smooth per face, draw.
 
 Exit codes: 0 done; 2 bad arguments (or no display for the window); 3 the camera/video cannot be opened, or the
-camera disconnected and did not come back; 4 an output cannot be written (disk full: nothing claims success); 5 faces were found but the service classified none of them (it was down throughout).
+camera disconnected and did not come back; 4 an output cannot be written (disk full: nothing claims success); 5 faces were found but the service classified none of them (it was down throughout);
+6 the service refused a request for a reason retrying cannot fix (a wrong or missing token, a request over its
+limits: any 4xx but 408/429); the run stops at the first.
 The service being down for a while is not an error: frames are marked unclassified and the client reconnects.
 """
 
@@ -12,11 +14,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fer_platform import version
 from fer_platform.contract import EDGE_MIN_FACE
 
-EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT, EXIT_NO_SERVICE = 0, 2, 3, 4, 5
+if TYPE_CHECKING:  # the client imports httpx and numpy: not at start-up (`fer-edge --help` stays instant)
+    from fer_platform.edge.client import RequestRefused
+
+EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT, EXIT_NO_SERVICE, EXIT_REFUSED = 0, 2, 3, 4, 5, 6
 TOKEN_ENV = "FER_API_TOKEN"  # the service reads the same variable
 
 
@@ -24,7 +30,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fer-edge", description=__doc__.split("\n\n")[0],
                                      epilog="exit codes: 0 ok, 2 bad arguments or no display, 3 source cannot be "
                                             "opened or the camera was lost, 4 output cannot be written, 5 nothing was classified "
-                                            "(service unreachable)")
+                                            "(service unreachable), 6 the service refused a request (token, "
+                                            "limits)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, metavar="INDEX", help="camera index (e.g. 0)")
@@ -114,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OUTPUT
     if not ok:
         return EXIT_OUTPUT
+    if loop.client.refused:
+        print(f"fer-edge: {refused_line(loop.client.refused, args.token)}", file=sys.stderr)
+        return EXIT_REFUSED
     if loop.reader.lost:
         print(f"fer-edge: {loop.reader.lost}", file=sys.stderr)
         return EXIT_SOURCE
@@ -122,6 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"with faces (is `bentoml serve` running there?)", file=sys.stderr)
         return EXIT_NO_SERVICE
     return EXIT_OK
+
+
+def refused_line(refused: RequestRefused, token: str | None) -> str:
+    """What to fix (the service's own message says which limit; the token itself is never shown)."""
+    if refused.status == 401:
+        what = "refused the token" if token else "requires a token"
+        return f"the service {what} (HTTP 401): set {TOKEN_ENV} (or --token) to the service's token"
+    if refused.status == 413:
+        return f"the request was too large for the service (HTTP 413): {refused.error}"
+    return f"the service refused the request (HTTP {refused.status}): {refused.error}"
 
 
 def _open_jsonl(target: str | None):

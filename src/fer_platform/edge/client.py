@@ -1,4 +1,8 @@
-"""HTTP client for the service's /predict: pipelined requests, and backoff while the service is down."""
+"""HTTP client for the service's /predict: pipelined requests, and backoff while the service is down.
+
+A 4xx other than 408/429 is this side's mistake (a wrong token, a request over the service's limits): sending
+again cannot fix it, so it is not backed off from but kept in `refused` for fer-edge to name and end the run.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,17 @@ class ServiceUnavailable(RuntimeError):
     """The service could not be reached or answered with an error; the frame stays unclassified."""
 
 
+RETRY_LATER = frozenset({408, 429})  # the 4xx answers that mean "try again later"
+
+
+class RequestRefused(RuntimeError):
+    """The service refused the request (a 4xx other than 408/429): sending it again cannot help."""
+
+    def __init__(self, status: int, error: str):
+        super().__init__(f"HTTP {status}: {error}")
+        self.status, self.error = status, error
+
+
 class PredictClient:
     def __init__(self, url: str, timeout: float = 5.0, max_in_flight: int = 4,
                  backoff_initial: float = 0.25, backoff_max: float = 4.0, token: str | None = None):
@@ -28,6 +43,7 @@ class PredictClient:
         self._backoff = 0.0
         self._retry_at = 0.0
         self.failures = 0
+        self.refused: RequestRefused | None = None  # the first refusal
 
     def submit(self, crops: np.ndarray) -> Future:
         """Send (N, 48, 48) uint8 crops in one request without blocking the caller."""
@@ -44,9 +60,15 @@ class PredictClient:
         except httpx.HTTPError as err:
             self._failed(f"{type(err).__name__}: {err}")
             raise ServiceUnavailable(str(err)) from None
-        if response.status_code != 200:
-            self._failed(f"HTTP {response.status_code}: {response.text[:200]}")
-            raise ServiceUnavailable(f"HTTP {response.status_code}")
+        status = response.status_code
+        if 400 <= status < 500 and status not in RETRY_LATER:
+            self.failures += 1
+            refused = RequestRefused(status, _error_text(response))
+            self.refused = self.refused or refused
+            raise refused
+        if status != 200:
+            self._failed(f"HTTP {status}: {response.text[:200]}")
+            raise ServiceUnavailable(f"HTTP {status}")
         try:
             probabilities = _probabilities(response.json(), len(crops))
         except (ValueError, KeyError, TypeError) as err:  # a 200 that is not the answer is still a failure
@@ -66,6 +88,15 @@ class PredictClient:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.http.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The service's {"error": ...} message, or the start of whatever else answered (a proxy's page)."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    return error if isinstance(error, str) and error else response.text[:200].strip() or response.reason_phrase
 
 
 def _probabilities(body, expected: int) -> np.ndarray:

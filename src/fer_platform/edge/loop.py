@@ -77,12 +77,13 @@ class EdgeLoop:
         return self.stats.frames
 
     def run(self) -> bool:
-        """Process frames until the source ends, --max-frames, q or Ctrl-C; False if an output failed."""
+        """Process frames until the source ends, --max-frames, q, Ctrl-C or the service refuses a request (sending
+        more would be refused too); False if an output failed."""
         pending: deque[PendingFrame] = deque()
         quit_requested = False
         self.reader.start()
         try:
-            while not quit_requested:
+            while not quit_requested and self.client.refused is None:
                 # A frame is finished as soon as its answer is in, not when the next frame arrives: that wait
                 # would add up to a frame interval to every capture-to-label latency.
                 # At most --max-in-flight requests out: a deeper pipeline only queues frames in the service.

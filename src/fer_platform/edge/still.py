@@ -8,7 +8,14 @@ import sys
 
 import cv2
 
-from fer_platform.edge.cli import EXIT_NO_SERVICE, EXIT_OK, EXIT_OUTPUT, EXIT_SOURCE
+from fer_platform.edge.cli import (
+    EXIT_NO_SERVICE,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_REFUSED,
+    EXIT_SOURCE,
+    refused_line,
+)
 from fer_platform.edge.client import PredictClient
 from fer_platform.edge.face_tracks import FaceTracker
 from fer_platform.edge.outputs import OutputFailed, RunOutputs
@@ -25,15 +32,16 @@ def classify_image(args: argparse.Namespace) -> int:
     gray = to_gray(image)
     detector = FaceDetector(DetectorSettings(min_face=args.min_face))
     boxes = detector.detect(gray, downscale=detector.lossless_downscale())
-    probs = None
+    probs = refused = None
     if boxes:
         client = PredictClient(args.url, timeout=args.timeout, max_in_flight=1, token=args.token)
         try:
             probs = client.submit(crop_faces(gray, boxes)).result()
-        except Exception:  # noqa: BLE001 - the client has said why on stderr; the record says unclassified
+        except Exception:  # noqa: BLE001 - the client has said why (or kept it in refused); unclassified
             probs = None
         finally:
             client.close()
+        refused = client.refused
     faces = [{"box": dict(zip(("x", "y", "w", "h"), box, strict=True)),
               **(face_result(probs[i]) if probs is not None else {"label": None, "confidence": None,
                                                                    "probabilities": None})}
@@ -59,6 +67,9 @@ def classify_image(args: argparse.Namespace) -> int:
             print(f"fer-edge: cannot write --output {args.output} (unknown extension or unwritable)",
                   file=sys.stderr)
             return EXIT_OUTPUT
+    if refused:
+        print(f"fer-edge: {refused_line(refused, args.token)}", file=sys.stderr)
+        return EXIT_REFUSED
     if boxes and probs is None:
         print(f"fer-edge: {len(boxes)} faces found, but the service at {args.url} classified none",
               file=sys.stderr)
