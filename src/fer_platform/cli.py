@@ -21,6 +21,7 @@ from fer_platform.data.dataset import DataError
 from fer_platform.errors import UserError
 from fer_platform.overrides import has_dotted
 from fer_platform.prefect_api import API_ENV, shared_prefect_api
+from fer_platform.workspace import TrackedFilesSnapshot
 
 # Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
 EXIT_OK, EXIT_USER_ERROR = 0, 1
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd += ["-S", override]
     if args.name:
         cmd += ["-n", args.name]
-    clean_before = _modified_tracked_files()
+    before = TrackedFilesSnapshot()
     try:
         # One Prefect API for every stage process (fer_platform.prefect_api), not a temporary server in each.
         with shared_prefect_api() as api:
@@ -173,26 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fer-platform: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
-        _restore_tracked_files(clean_before)
-
-
-def _modified_tracked_files() -> set[str] | None:
-    """Tracked files that differ from HEAD (None outside a git checkout)."""
-    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
-    if out.returncode != 0:
-        return None
-    return {line[3:] for line in out.stdout.splitlines() if line.strip()}
-
-
-def _restore_tracked_files(modified_before: set[str] | None) -> None:
-    """Put back the tracked files the experiment changed (params.yaml with the profile's values, dvc.lock, the
-    committed metrics), so a later `dvc repro` runs the committed recipe, not the profile's values. Files the user
-    had already changed are left alone. The experiment itself is kept by DVC: `dvc exp show`, `dvc exp apply`."""
-    after = _modified_tracked_files()
-    if modified_before is None or after is None:
-        return
-    changed = sorted(after - modified_before)
-    if changed:
-        subprocess.run(["git", "checkout", "--", *changed], check=False)
-        print(f"fer-platform: restored {', '.join(changed)} as committed; the experiment keeps its values "
-              "(dvc exp show; dvc exp apply NAME brings them back)", flush=True)
+        restored = before.restore()
+        if restored:
+            print(f"fer-platform: restored {', '.join(restored)} as they were before the run; the experiment keeps "
+                  "its values (dvc exp show; dvc exp apply NAME brings them back)", flush=True)
