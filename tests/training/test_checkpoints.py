@@ -3,6 +3,7 @@
 import json
 
 from fer_platform.training.checkpoints import BEST, LAST, STATE, SUPERSEDED, load_state
+from tests.conftest import REPO
 
 
 def _checkpoint(directory, fp: str, epoch: int) -> None:
@@ -54,3 +55,14 @@ def test_options_added_later_leave_existing_fingerprints_alone():
         assert hashlib.sha256(settings_identity(settings).encode()).hexdigest()[:16] == expected, arch
         changed = settings.model_copy(update={"schedule": "plateau", "warmup_epochs": 0, "plateau_patience": 3})
         assert settings_identity(changed) != settings_identity(settings)
+
+
+def test_changing_epochs_is_a_new_recipe_as_the_readme_says():
+    """#23.12: more `epochs` do not resume (the schedule is planned over them): another fingerprint, so the
+    finished checkpoint is set aside (superseded/<fingerprint>/) and the new recipe trains from scratch."""
+    from fer_platform.training.checkpoints import settings_identity
+    from tests.training.recipes import small_cnn
+
+    assert settings_identity(small_cnn(3)) != settings_identity(small_cnn(4))
+    readme = (REPO / "README.md").read_text()
+    assert "more `epochs` resume" not in readme and "Changing `epochs` is a new recipe" in readme
