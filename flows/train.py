@@ -13,6 +13,7 @@ from fer_platform import paths
 from fer_platform.cli import arch_option, run_stage, user_errors
 from fer_platform.config import PipelineSettings, load_params
 from fer_platform.data.dataset import load_dataset
+from fer_platform.models.architectures import check_recipes
 from fer_platform.training.fit import train_architecture
 
 
@@ -56,9 +57,10 @@ def training_task_runner(pipeline: PipelineSettings) -> TaskRunner:
 def train_flow(params: str = "params.yaml", arch: list[str] | None = None) -> list[dict]:
     """Train the given architectures (default: all in params.yaml) under the configured task runner."""
     loaded = load_params(params)
+    check_recipes(loaded, params)  # an unknown architecture or builder argument fails before anything trains
     archs = arch or loaded.architectures()
     for name in archs:
-        loaded.train_settings(name)  # unknown names fail before anything trains
+        loaded.train_settings(name)
     runner_task = train_task.with_options(retries=loaded.pipeline.task_retries,
                                           retry_delay_seconds=loaded.pipeline.retry_delay_seconds)
     if len(archs) > 1 and loaded.pipeline.train_workers > 1:

@@ -19,6 +19,7 @@ from fer_platform import version
 from fer_platform.config import ConfigError, Params, load_params
 from fer_platform.data.dataset import DataError
 from fer_platform.errors import UserError
+from fer_platform.models.architectures import check_recipes
 from fer_platform.overrides import has_dotted
 from fer_platform.prefect_api import API_ENV, shared_prefect_api
 from fer_platform.workspace import TrackedFilesSnapshot
@@ -53,6 +54,7 @@ def run_stage(
     args = vars(parser.parse_args(argv))
     try:
         params = load_params(args["params"])  # validate once at entry: a bad config never starts a flow run
+        check_recipes(params, args["params"])  # architectures and builder arguments too (no Keras import)
         for arch in args.get("arch") or []:
             params.train_settings(arch)  # an unknown --arch names the configured ones
         for path, remedy in inputs(args, params) if inputs else []:

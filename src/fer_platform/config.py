@@ -180,6 +180,15 @@ class Params(Settings):
     def architectures(self) -> list[str]:
         return list(self.train.get("archs", {}))
 
+    def validate_sections(self) -> None:
+        """`train` holds `common` and `archs` only: a typo there (`comon:`) would be ignored, not an error."""
+        unknown = sorted(set(self.train) - {"common", "archs"})
+        items = [(("train", key), "unknown key (train takes common and archs; a typo?)") for key in unknown]
+        if not isinstance(self.train.get("archs") or {}, dict):
+            items.append((("train", "archs"), "must be a mapping of architecture keys to their settings"))
+        if items:
+            raise ConfigError("; ".join(f"{'.'.join(k)}: {m}" for k, m in items), items)
+
     def validate_common(self) -> None:
         """`train.common` is checked on its own: a value every arch overrides is never merged into one, but a
         wrong one is still a mistake in the file (and becomes live for the next arch that omits the key)."""
@@ -238,6 +247,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
         params = Params.model_validate(raw)
+        params.validate_sections()
         params.validate_common()
         for arch in params.architectures():  # fail at entry, not half-way through a pipeline
             params.train_settings(arch)

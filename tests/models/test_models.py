@@ -1,6 +1,8 @@
 """Every registered architecture, with its params.yaml arguments: builds, trains a step, outputs (N, 7)
 probabilities, round-trips on disk."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,55 @@ def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     model.save(tmp_path / f"{name}.keras")
     reloaded = keras.saving.load_model(tmp_path / f"{name}.keras")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), probs, rtol=1e-6, atol=1e-6)
+
+
+def _params_file(tmp_path, edit) -> "Path":
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    edit(raw["train"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return tmp_path / "params.yaml"
+
+
+def test_a_typo_in_the_train_section_is_an_error_with_its_line(tmp_path):
+    """#23.3: `train.comon:` was silently ignored (the real common settings applied)."""
+    from fer_platform.config import ConfigError
+
+    path = _params_file(tmp_path, lambda train: train.update(comon={"epochs": 1}))
+    with pytest.raises(ConfigError, match=r"params.yaml:\d+: train.comon: unknown key"):
+        load_params(path)
+
+
+def test_an_unknown_architecture_or_builder_argument_is_one_line_per_mistake_before_keras(tmp_path):
+    """#23.3: these failed late, as a KeyError/ValueError inside the train task (retried twice)."""
+    import subprocess
+    import sys
+
+    from fer_platform.config import ConfigError
+    from fer_platform.models.architectures import check_recipes
+
+    def edit(train):
+        train["archs"]["cnn"]["model"]["widht"] = [8, 16, 32]
+        del train["archs"]["vgg19"]["model"]["dense_units"]
+        train["archs"]["resnet32"]["architecture"] = "resnet1000"
+
+    path = _params_file(tmp_path, edit)
+    with pytest.raises(ConfigError) as err:
+        check_recipes(load_params(path), path)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3, lines
+    assert any(re.search(r"params.yaml:\d+: train.archs.cnn.model.widht: not an argument of the cnn builder", x)
+               for x in lines), lines
+    assert any("train.archs.vgg19.model.dense_units: required by the vgg19 builder" in x for x in lines), lines
+    assert any("train.archs.resnet32.architecture: unknown architecture 'resnet1000'" in x for x in lines), lines
+    check = ("import sys\nfrom fer_platform.config import ConfigError, load_params\n"
+             "from fer_platform.models.architectures import check_recipes\n"
+             f"try:\n    check_recipes(load_params({str(path)!r}), {str(path)!r})\n"
+             "except ConfigError:\n    print('keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # the check reads the builders' signatures without importing Keras
+
+
+def test_every_recipe_in_params_yaml_passes_the_check():
+    from fer_platform.models.architectures import recipe_problems
+
+    assert recipe_problems(load_params(REPO / "params.yaml")) == []

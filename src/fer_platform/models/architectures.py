@@ -6,11 +6,15 @@ Unknown names fail with the list of known ones. Builders take the recipe's `mode
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from fer_platform.config import TrainSettings
+from fer_platform.config import ConfigError, Params, TrainSettings
+from fer_platform.config_errors import render
 
 # name -> "module:function"; builders are imported lazily so listing names never imports Keras.
 _BUILDERS: dict[str, str] = {
@@ -43,6 +47,49 @@ def register_layers() -> None:
     # Imported here, not at the top: the module imports Keras (seconds), and listing architectures must not.
     import fer_platform.models.augment  # noqa: F401  (its decorator registers FaceAugment)
     import fer_platform.models.crops  # noqa: F401  (FaceCrops, CropAverage)
+
+
+def builder_arguments(name: str) -> tuple[set[str], set[str]]:
+    """(required, optional) `model` arguments of an architecture's builder, read from its source: params can be
+    checked in a second without importing Keras (seconds). `augment` is the recipe's own, not a model argument."""
+    module, func = _BUILDERS[name].split(":")
+    spec = importlib.util.find_spec(module)
+    tree = ast.parse(Path(spec.origin).read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == func)
+    positional = fn.args.posonlyargs + fn.args.args
+    pos_defaults = [None] * (len(positional) - len(fn.args.defaults)) + list(fn.args.defaults)
+    pairs = [*zip(positional, pos_defaults, strict=True), *zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True)]
+    required = {a.arg for a, d in pairs if d is None and a.arg != "augment"}
+    optional = {a.arg for a, d in pairs if d is not None}
+    return required, optional
+
+
+def recipe_problems(params: Params) -> list[tuple[tuple[str, ...], str]]:
+    """Every architecture in params.yaml names a registered builder and gives it arguments it takes: one
+    (key, message) per mistake, found when params load instead of half-way through a training."""
+    problems = []
+    for arch in params.architectures():
+        settings = params.train_settings(arch)
+        where = ("train", "archs", arch)
+        if settings.architecture not in _BUILDERS:
+            problems.append(((*where, "architecture") if settings.architecture != arch else where,
+                             f"unknown architecture {settings.architecture!r}; known: "
+                             f"{', '.join(known_architectures())} (or set architecture: to one of them)"))
+            continue
+        required, optional = builder_arguments(settings.architecture)
+        for key in sorted(set(settings.model) - required - optional):
+            problems.append(((*where, "model", key), f"not an argument of the {settings.architecture} builder; "
+                             f"it takes {', '.join(sorted(required | optional))}"))
+        for key in sorted(required - set(settings.model)):
+            problems.append(((*where, "model", key), f"required by the {settings.architecture} builder, but not set"))
+    return problems
+
+
+def check_recipes(params: Params, path: str | Path) -> None:
+    """Raise ConfigError with one `file:line: key: message` line per recipe mistake (see recipe_problems)."""
+    items = recipe_problems(params)
+    if items:
+        raise ConfigError(render(Path(path), Path(path).read_text(), items), items)
 
 
 def load_model(path, compile: bool = True):
