@@ -1,0 +1,77 @@
+"""dvc.yaml declares what each stage reads (#23.7): the code its flow imports, the data and params it uses, and
+none of the execution-only settings, so `dvc status` says exactly which stages a change makes stale."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO
+
+# Modules that change how a stage runs or reports, never what it computes: entry plumbing, file writing,
+# error text, MLflow logging. (labels/contract are the frozen release contract: tests/test_contract.py.)
+PLUMBING = ("fer_platform.cli", "fer_platform.io", "fer_platform.paths", "fer_platform.errors",
+            "fer_platform.config_errors", "fer_platform.overrides", "fer_platform.prefect_api",
+            "fer_platform.workspace", "fer_platform.lineage", "fer_platform.labels", "fer_platform.contract",
+            "fer_platform", "fer_platform.models", "fer_platform.models.architectures")
+STAGE_FLOWS = {"train": "flows.train", "evaluate": "flows.evaluate", "promote": "flows.promote"}
+
+
+def _module_file(module: str) -> Path | None:
+    parts = module.split(".")
+    base = REPO / ("src" if parts[0] == "fer_platform" else "") / Path(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def imported_modules(module: str, seen: set[str] | None = None) -> set[str]:
+    """Every fer_platform/flows module `module` imports, transitively, lazy imports inside functions included."""
+    seen = set() if seen is None else seen
+    path = _module_file(module)
+    if path is None or module in seen:
+        return seen
+    seen.add(module)
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        if isinstance(node, ast.ImportFrom) and node.module:  # `from pkg import submodule`
+            names += [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.split(".")[0] in ("fer_platform", "flows") and _module_file(name):
+                imported_modules(name, seen)
+    return seen
+
+
+def _stage(name: str) -> dict:
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
+    return stage.get("do", stage)
+
+
+def _covered(path: Path, deps: list[str]) -> bool:
+    rel = path.relative_to(REPO).as_posix()
+    return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_each_stage_depends_on_all_the_code_its_flow_runs():
+    missing = {}
+    for stage, flow in STAGE_FLOWS.items():
+        deps = [d for d in _stage(stage)["deps"]]
+        for module in imported_modules(flow):
+            logging_only = module.startswith("fer_platform.tracking") and stage != "promote"
+            if module in PLUMBING or logging_only or module.startswith("flows.") and module != flow:
+                continue  # another flow module is another stage's code (checked as that stage)
+            path = _module_file(module)
+            if not _covered(path, deps):
+                missing.setdefault(stage, []).append(path.relative_to(REPO).as_posix())
+    assert not missing, missing
+
+
+def test_execution_only_settings_are_not_dependencies_and_promote_reads_what_it_declares():
+    assert "pipeline" not in _stage("train")["params"]  # a retry delay must not retrain, re-promote, re-register
+    promote = _stage("promote")
+    assert {"artifacts/dataset/fer2013.npz", "reports/plots", "reports/metrics"} <= set(promote["deps"])
+    assert "train" in promote["params"]
