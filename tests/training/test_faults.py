@@ -1,6 +1,7 @@
 """Training faults with real Keras on real faces: a checkpoint that does not load, and a run that diverges."""
 
 import json
+import zipfile
 
 import pytest
 import yaml
@@ -46,6 +47,10 @@ def test_a_corrupt_last_checkpoint_resumes_from_the_best_one_and_is_kept(tmp_pat
     assert history[:best] == state["history"][:best]
     (kept,) = (ckpt / SUPERSEDED).iterdir()
     assert kept.name.startswith("corrupt-") and (kept / LAST).read_bytes().endswith(b"full disk")
+    # #23.11: the output (what evaluate loads and the registry stores) is the weights without optimizer state.
+    with zipfile.ZipFile(out / "model.keras") as saved:
+        assert not json.loads(saved.read("config.json")).get("compile_config")
+    assert (out / "model.keras").stat().st_size < 0.6 * (ckpt / "best.keras").stat().st_size
 
 
 def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, small_dataset, capsys):

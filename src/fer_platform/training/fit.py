@@ -7,7 +7,6 @@ MLflow run. The selected model is the best epoch by PublicTest accuracy.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -18,9 +17,10 @@ import numpy as np
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
 from fer_platform.data.splits import recipe_splits
-from fer_platform.io import write_json
+from fer_platform.io import write_json, write_with
 from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.models import load_model
+from fer_platform.models.architectures import weights_only
 from fer_platform.models.summary import model_summary_text
 from fer_platform.training.checkpoints import BEST, callback_classes, fingerprint, load_state, resume_model
 from fer_platform.training.distill import check_teacher, soft_targets
@@ -113,8 +113,10 @@ def train_architecture(
                 callbacks=callbacks,
                 verbose=1 if sys.stdout.isatty() else 2,
             )
-        best_model = load_model(checkpoint_dir / BEST)
-        result = _write_outputs(best_model, state, checkpoint_dir, output_dir)
+        # The selected epoch without its optimizer state (a third of the checkpoint): what evaluate, the registry
+        # and serving need. The checkpoint keeps the optimizer, to resume.
+        best_model = weights_only(load_model(checkpoint_dir / BEST), settings)
+        result = _write_outputs(best_model, state, output_dir)
         model_uri = training_runs.log_final_model(best_model, state, output_dir) if run else None
         write_json(output_dir / "run.json", {
             "arch": arch, "run_id": result.run_id, "model_uri": model_uri,
@@ -129,12 +131,12 @@ def train_architecture(
     return result
 
 
-def _write_outputs(best_model, state, checkpoint_dir, output_dir) -> TrainResult:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(checkpoint_dir / BEST, output_dir / "model.keras.tmp")
-    os.replace(output_dir / "model.keras.tmp", output_dir / "model.keras")
+def _write_outputs(best_model, state, output_dir) -> TrainResult:
+    """Every file whole or not at all (a kill mid-write leaves the previous one)."""
+    write_with(output_dir / "model.keras", best_model.save)
     write_json(output_dir / "history.json", state["history"])
-    (output_dir / "summary.txt").write_text(model_summary_text(best_model) + "\n")
+    summary = model_summary_text(best_model) + "\n"
+    write_with(output_dir / "summary.txt", lambda tmp: tmp.write_text(summary))
     return TrainResult(
         model_path=output_dir / "model.keras",
         run_id=state.get("mlflow_run_id"),
