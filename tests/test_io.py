@@ -43,3 +43,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_with(tmp_path / "report.json", broken)
     assert (tmp_path / "report.json").read_text().strip().endswith("}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_a_directory_stranded_between_the_two_renames_is_put_back(tmp_path):
+    """#23.6: a kill after `docs` moved to `.docs.old` and before the new one moved in left no `docs`, and the
+    next write deleted the only complete copy."""
+    from fer_platform.io import recover_dir
+
+    (tmp_path / ".docs.old").mkdir()
+    (tmp_path / ".docs.old" / "index.html").write_text("the last complete report")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "docs"):
+            raise RuntimeError("this write fails half-way")
+    assert (tmp_path / "docs" / "index.html").read_text() == "the last complete report"
+    assert not recover_dir(tmp_path / "docs")  # nothing stranded any more

@@ -38,9 +38,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside `target`; it replaces `target` only if the block succeeds."""
+    """Yield a fresh temporary directory beside `target`; it replaces `target` only if the block succeeds.
+
+    A directory cannot be swapped in one rename: the old one moves to `.<name>.old` first. A kill between the
+    two renames leaves only that, so every use first puts a stranded `.old` back (recover_dir)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
@@ -57,6 +61,16 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_dir(target: str | Path) -> bool:
+    """Put back `.<name>.old` when `target` is missing (atomic_dir was stopped between its renames)."""
+    target = Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if target.exists() or not old.is_dir():
+        return False
+    old.rename(target)
+    return True
 
 
 @functools.cache

@@ -82,3 +82,22 @@ def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset,
     with pytest.raises(SystemExit):  # writing over a member would lose it
         main(["ensemble", "--member", str(dirs[0]), "--member", str(dirs[1]), "--out", str(dirs[0])])
     assert (dirs[0] / "model_card.json").exists() and not (tmp_path / "ens4").exists()
+
+
+def test_an_export_that_fails_half_way_leaves_the_previous_release_whole(small_dataset, tmp_path, monkeypatch):
+    """#23.6: the export saved model.keras over the release before evaluating it, so a failure (or a kill)
+    after that left a new model beside the old card."""
+    import fer_platform.release.export as export
+
+    release = _member_release("resnet32", small_dataset, tmp_path)
+    kept = ("model.keras", "model_card.json", "MODEL_CARD.md", "confusion_matrix_privatetest.png")
+    before = {name: (release / name).read_bytes() for name in kept}
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("stopped half-way through the export")
+
+    monkeypatch.setattr(export, "evaluate_model", killed)  # the failure injected where the old code had written
+    with pytest.raises(RuntimeError, match="half-way"):
+        _member_release("resnet32", small_dataset, tmp_path)
+    assert {name: (release / name).read_bytes() for name in kept} == before
+    assert not [p.name for p in release.iterdir() if p.name.startswith(".")]  # no temporary left behind

@@ -15,7 +15,7 @@ from fer_platform.contract import MODEL_NAME
 from fer_platform.data.dataset import FerDataset
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
-from fer_platform.io import write_json
+from fer_platform.io import atomic_path, write_json, write_with
 from fer_platform.labels import REPORT, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.architectures import weights_only
@@ -33,7 +33,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
 
     clean = with_tta(weights_only(load_model(model_path), settings), tta)
     out_dir.mkdir(parents=True, exist_ok=True)
-    training_curves_png(state["history"], f"{arch} training", out_dir / "training_curves.png")
+    write_with(out_dir / "training_curves.png", lambda tmp: training_curves_png(state["history"], f"{arch} training", tmp))
     return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
         "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
@@ -91,15 +91,24 @@ def read_card(release_dir: Path) -> dict:
 def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
                    training: dict) -> dict:
     """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image."""
+    # Every file is written whole beside its target and moved in at the end (the model last): a kill leaves the
+    # previous release's files, never a half-written model or card.
+    with atomic_path(out_dir / MODEL_FILE) as staged_model:
+        model.save(staged_model)
+        card = _release_card(model, dataset, settings, out_dir, lineage, notes, training, staged_model)
+    return card
+
+
+def _release_card(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
+                  training: dict, model_file: Path) -> dict:
     import keras  # start-up cost: the CLI's --help and argument errors stay instant
 
-    model.save(out_dir / MODEL_FILE)
     full = settings.model_copy(update={"max_eval_per_class": None})
     reports = evaluate_model(model, dataset, full)
     summary = metrics_summary(training["arch"], reports)
-    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
-                         f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
-                         out_dir / "confusion_matrix_privatetest.png")
+    write_with(out_dir / "confusion_matrix_privatetest.png", lambda tmp: confusion_matrix_png(
+        np.array(reports[REPORT]["confusion_matrix"]),
+        f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}", tmp))
     card = {
         "registered_model": MODEL_NAME, **training,
         "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
@@ -108,12 +117,13 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
         "keras_version": keras.__version__, "backend": keras.backend.backend(),
         "publictest": summary["publictest"], "privatetest": summary["privatetest"],
         "confusion_matrix_privatetest": reports[REPORT]["confusion_matrix"],
-        "size_bytes": (out_dir / MODEL_FILE).stat().st_size, "n_params": int(model.count_params()),
+        "size_bytes": model_file.stat().st_size, "n_params": int(model.count_params()),
         "tta": _served_tta(model),
         "notes": notes,
     }
     write_json(out_dir / CARD_FILE, card)
-    (out_dir / CARD_MARKDOWN).write_text(model_card_markdown(card))
+    markdown = model_card_markdown(card)
+    write_with(out_dir / CARD_MARKDOWN, lambda tmp: tmp.write_text(markdown))
     return card
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import DataError
+from fer_platform.io import write_with
 
 
 def check_teacher(settings: TrainSettings) -> None:
@@ -52,9 +53,13 @@ def write_soft_labels(teacher, images: np.ndarray, path: Path) -> Path:
     """The teacher's probabilities on `images` (e.g. every training face), keyed by face content."""
     from fer_platform.models.inference import predict_probabilities
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, keys=image_keys(images), probabilities=predict_probabilities(teacher, images))
+    probabilities = predict_probabilities(teacher, images)
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, keys=image_keys(images), probabilities=probabilities)
+
+    write_with(path, save)  # whole or not at all: a student must never train on half a teacher
     return path
 
 
