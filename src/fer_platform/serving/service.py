@@ -42,16 +42,19 @@ SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
 TOKEN_ENV = "FER_API_TOKEN"  # optional: when set, every route but the probes needs this bearer token
 
 
-# Prometheus counters on /metrics (bentoml.metrics creates them lazily, in the serving process): how many faces
-# were classified in how many ONNX Runtime calls, so the batching that merges concurrent requests is visible.
-INFERENCE_CALLS = bentoml.metrics.Counter(name="fer_inference_calls", documentation="ONNX Runtime inference calls")
-INFERENCE_FACES = bentoml.metrics.Counter(name="fer_inference_faces", documentation="faces classified")
-
-
 def _counted(predict):
+    """`predict`, counted on /metrics: faces classified, in how many ONNX Runtime calls (the batching that merges
+    concurrent requests shows as fewer calls than requests)."""
+    # Imported here, in the worker: BentoML sets PROMETHEUS_MULTIPROC_DIR after importing this module, and a
+    # counter made before that never reaches /metrics.
+    from prometheus_client import Counter
+
+    calls = Counter("fer_inference_calls", "ONNX Runtime inference calls")
+    faces_seen = Counter("fer_inference_faces", "faces classified")
+
     def run(faces: np.ndarray) -> np.ndarray:
-        INFERENCE_CALLS.inc()
-        INFERENCE_FACES.inc(len(faces))
+        calls.inc()
+        faces_seen.inc(len(faces))
         return predict(faces)
     return run
 
