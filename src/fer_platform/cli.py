@@ -17,22 +17,21 @@ import yaml
 
 from fer_platform import version
 from fer_platform.config import ConfigError, Params, load_params
-from fer_platform.data.dataset import DataError
-from fer_platform.errors import UserError
+from fer_platform.errors import USER_ERRORS, UserError, report
 from fer_platform.models.architectures import check_recipes
 from fer_platform.overrides import has_dotted
 from fer_platform.prefect_api import API_ENV, shared_prefect_api
 from fer_platform.workspace import TrackedFilesSnapshot
 
-# Errors a user can fix (bad data, bad params, missing prerequisites): reported in one line, exit code 1.
-EXIT_OK, EXIT_USER_ERROR = 0, 1
+EXIT_OK = 0
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    return (ConfigError, DataError, FileNotFoundError, StageFailed, UserError)
+    """What an entry point reports in one line (errors.report) instead of a traceback, and never retries."""
+    return USER_ERRORS
 
 
-class StageFailed(RuntimeError):
+class StageFailed(UserError):
     """A stage ran and decided the pipeline must stop (e.g. validation errors); its report says why."""
 
 
@@ -63,8 +62,7 @@ def run_stage(
         with stage_lock(name), _patient_ephemeral_prefect_server():
             flow(**args)
     except user_errors() as err:
-        print(f"{name}: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return report(name, err)
     return EXIT_OK
 
 
@@ -150,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)
     except ConfigError as err:
-        print(f"fer-platform: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return report("fer-platform", err)
     if args.command == "profile":
         print("\n".join(overrides))
         return EXIT_OK
@@ -173,8 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("+ " + " ".join(cmd), flush=True)
             return subprocess.call(cmd, env=env)
     except UserError as err:
-        print(f"fer-platform: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return report("fer-platform", err)
     finally:
         restored = before.restore()
         if restored:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fer_platform.config_errors import problems, render
 from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
+from fer_platform.errors import UserError
 from fer_platform.labels import SPLITS
 from fer_platform.overrides import apply_overrides, deep_merge, expand_overrides, has_dotted
 
@@ -226,7 +227,7 @@ class Params(Settings):
                               + "; ".join(f"{'.'.join(k)}: {m}" for k, m in items), items) from None
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """params.yaml is missing, unreadable or does not match the schema. `items` are (key, message) pairs that
     load_params turns into `file:line: key: message` lines."""
 

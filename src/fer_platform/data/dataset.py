@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from fer_platform.contract import IMAGE_SHAPE
+from fer_platform.errors import UserError
 from fer_platform.io import write_with
 from fer_platform.labels import EMOTIONS, NUM_CLASSES, SPLIT_TO_CODE, SPLITS
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Input data is malformed; the message names the file (and row) and what is wrong."""
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from fer_platform import version
 from fer_platform.edge.cli import positive_int
 from fer_platform.edge.face_tracks import iou
+from fer_platform.errors import report
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
 
@@ -161,8 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             truth = generate(fer, out, args.frames_per_segment, args.fps, singles_per_label=args.faces_per_label)
     except (OSError, RuntimeError) as err:  # nothing half-written stays behind
         out.unlink(missing_ok=True)
-        print(f"demo: error: {err}", file=sys.stderr)
-        return 1
+        return report("demo", err)
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from fer_platform import hosted, paths, version
-from fer_platform.config import ConfigError, load_params
-from fer_platform.data.dataset import DataError
+from fer_platform.config import load_params
+from fer_platform.errors import USER_ERRORS, report
 from fer_platform.hosted.host import soft_labels, train_many, train_one
-from fer_platform.hosted.importer import ResultsMismatch, import_results
+from fer_platform.hosted.importer import import_results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +63,5 @@ def main(argv: list[str] | None = None) -> int:
         for item in import_results(args.results, args.params, args.dataset):
             print(json.dumps(item))
         return 0
-    except (ConfigError, DataError, ResultsMismatch) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as err:
+        return report("hosted", err)

@@ -11,12 +11,13 @@ from pathlib import Path
 from fer_platform import paths
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
+from fer_platform.errors import UserError
 from fer_platform.hosted.host import PREDICTIONS, RESULT
 from fer_platform.io import write_json, write_with
 from fer_platform.training.checkpoints import BEST, LAST, STATE, fingerprint, set_aside_before_install
 
 
-class ResultsMismatch(ValueError):
+class ResultsMismatch(UserError, ValueError):
     """Returned results do not match this checkout's params or data."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from fer_platform.config import ConfigError, Params, TrainSettings
 from fer_platform.config_errors import render
+from fer_platform.errors import InvalidArgument, UserError
 
 # name -> "module:function"; builders are imported lazily so listing names never imports Keras.
 _BUILDERS: dict[str, str] = {
@@ -26,7 +27,7 @@ _BUILDERS: dict[str, str] = {
 }
 
 
-class UnknownArchitecture(KeyError):
+class UnknownArchitecture(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -105,7 +106,7 @@ def build_model(name: str, augment: dict | None = None, **kwargs: Any):
     try:
         model = get_builder(name)(augment=augment or {}, **kwargs)
     except TypeError as err:  # a params.yaml key the builder does not take, or one it needs is missing
-        raise ValueError(f"architecture {name!r}: bad model arguments {sorted(kwargs)}: {err}") from None
+        raise InvalidArgument(f"architecture {name!r}: bad model arguments {sorted(kwargs)}: {err}") from None
     if (augment or {}).get("crop"):
         from fer_platform.models.crops import add_crop_average
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from fer_platform.errors import InvalidArgument
 from fer_platform.models.blocks import classifier, face_input, preprocess
-
 
 CNN_WIDTHS = (64, 128, 256)
 
@@ -17,7 +17,7 @@ def build_cnn(augment: dict, *, dropout: float, dense_units: int, widths: list[i
     graphs: same layers, same code paths, a fraction of the compute)."""
     widths = list(CNN_WIDTHS if widths is None else widths)
     if len(widths) != len(CNN_WIDTHS):
-        raise ValueError(f"cnn widths must have {len(CNN_WIDTHS)} entries, got {widths}")
+        raise InvalidArgument(f"cnn widths must have {len(CNN_WIDTHS)} entries, got {widths}")
     inputs = face_input()
     x = preprocess(inputs, augment)
     for stage, (filters, kernel) in enumerate(zip(widths, (5, 3, 3), strict=True), start=1):

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from fer_platform.errors import InvalidArgument
+
 TTA_CROPS = {"centre": 1, "ten_crop": 10}
 
 
@@ -25,7 +27,7 @@ class FaceCrops(keras.layers.Layer):
     def __init__(self, size: int, tta: str = "centre", seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if tta not in TTA_CROPS:
-            raise ValueError(f"tta must be one of {sorted(TTA_CROPS)}, got {tta!r}")
+            raise InvalidArgument(f"tta must be one of {sorted(TTA_CROPS)}, got {tta!r}")
         self.size, self.tta, self.seed = size, tta, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -105,7 +107,7 @@ def with_tta(model, tta: str):
     itself when it already runs so (a model that does not crop serves `centre` as it is)."""
     current = crop_tta(model)
     if current is None and tta != "centre":
-        raise ValueError(f"{model.name} does not crop; train with augment.crop to use {tta}")
+        raise InvalidArgument(f"{model.name} does not crop; train with augment.crop to use {tta}")
     if current in (None, tta):
         return model
     config = model.get_config()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from fer_platform.errors import InvalidArgument
 from fer_platform.models.blocks import classifier, face_input, preprocess
 
 
@@ -38,7 +39,7 @@ def build_resnet(
     """Stem conv3x3; per stage `blocks` residual blocks (the first of each later stage halves the
     resolution); BN, ReLU, global average pool, optional dropout, softmax 7."""
     if len(blocks_per_stage) != len(widths):
-        raise ValueError(f"blocks_per_stage {blocks_per_stage} and widths {widths} differ in length")
+        raise InvalidArgument(f"blocks_per_stage {blocks_per_stage} and widths {widths} differ in length")
     inputs = face_input()
     x = preprocess(inputs, augment)
     x = layers.Conv2D(stem_width or widths[0], 3, padding="same", use_bias=False, name="stem")(x)

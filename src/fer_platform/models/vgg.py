@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from fer_platform.errors import InvalidArgument
 from fer_platform.models.blocks import classifier, face_input, preprocess
 
 VGG19_GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
@@ -21,7 +22,7 @@ def build_vgg19(augment: dict, *, dropout: float, dense_units: int, batch_norm: 
     groups = VGG19_GROUPS
     if widths is not None:
         if len(widths) != len(VGG19_GROUPS):
-            raise ValueError(f"vgg19 widths must have {len(VGG19_GROUPS)} entries, got {list(widths)}")
+            raise InvalidArgument(f"vgg19 widths must have {len(VGG19_GROUPS)} entries, got {list(widths)}")
         groups = tuple((w, convs) for w, (_, convs) in zip(widths, VGG19_GROUPS, strict=True))
     return _vgg(augment, groups, dropout, dense_units, batch_norm, "vgg19")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from fer_platform import version
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
+from fer_platform.errors import USER_ERRORS, report
 from fer_platform.lineage import lineage_tags
 from fer_platform.paths import DATASET
 from fer_platform.release import RELEASE_DIR
@@ -52,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                 read_card(member)
             card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes,
                                     args.tta)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"release: error: {err}", file=sys.stderr)
-            return 1
+        except USER_ERRORS as err:
+            return report("release", err)
     else:
         try:
             settings = load_params(args.params).train_settings(args.arch)
@@ -67,9 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             state = json.loads((args.checkpoint_dir / STATE).read_text())
             card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
                                   load_dataset(args.dataset), args.out, lineage_tags(), args.notes, args.tta)
-        except (ValueError, FileNotFoundError) as err:  # ConfigError and DataError are ValueErrors
-            print(f"release: error: {err}", file=sys.stderr)
-            return 1
+        except USER_ERRORS as err:
+            return report("release", err)
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
     return 0

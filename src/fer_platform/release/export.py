@@ -13,6 +13,7 @@ import numpy as np
 from fer_platform.config import TrainSettings
 from fer_platform.contract import MODEL_NAME
 from fer_platform.data.dataset import FerDataset
+from fer_platform.errors import InvalidArgument
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import atomic_path, write_json, write_with
@@ -49,9 +50,9 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
     data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
     for member_dir, card in zip(member_dirs, cards):
         if "members" in card:
-            raise ValueError(f"{member_dir}: is an ensemble already; list its members instead")
+            raise InvalidArgument(f"{member_dir}: is an ensemble already; list its members instead")
         if card["data"]["content_sha256"] != data_hash:
-            raise ValueError(f"{member_dir}: trained and evaluated on other data "
+            raise InvalidArgument(f"{member_dir}: trained and evaluated on other data "
                              f"({card['data']['content_sha256'][:12]} != {data_hash[:12]})")
     from fer_platform.models.crops import with_tta  # Keras: not for the CLI's --help
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from fer_platform.errors import UserError
 
-class RequestError(ValueError):
+
+class RequestError(UserError, ValueError):
     def __init__(self, status: HTTPStatus, message: str):
         super().__init__(message)
         self.status = status
