@@ -77,3 +77,13 @@ def test_the_same_call_against_the_service_agrees_with_in_process(local, release
     assert [f["label"] for f in remote.classify(crops)] == [f["label"] for f in local.classify(crops)]
     with pytest.raises(UserError, match="HTTP 415"):
         remote.detect_emotions(REPO / "README.md")  # the service's error, in one line
+
+
+def test_a_service_that_is_not_there_is_one_line_naming_the_fix():
+    """#25: FER.from_service() with no service running was a 65-line traceback ending in ConnectError."""
+    from fer_platform.errors import UserError
+    from tests.team_stack import free_port
+
+    remote = FER.from_service(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(UserError, match=r"/predict: no answer \(ConnectError.*is `bentoml serve` running there"):
+        remote.classify(np.zeros((1, 48, 48), np.uint8))

@@ -19,7 +19,6 @@ Keras model (TensorFlow is imported on the first call, ~13 s). Against a service
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.errors import UserError
 from fer_platform.faces import FaceDetector, crop_faces, to_gray
-from fer_platform.labels import EMOTIONS, face_result
+from fer_platform.labels import face_result
 from fer_platform.release import RELEASE_DIR
 from fer_platform.release.export import MODEL_FILE
 
@@ -130,27 +129,36 @@ def _encoded(image: str | Path | np.ndarray) -> bytes:
 
 
 class _ServiceClient:
+    """The service behind FER.from_service: the shared client (fer_platform.service_client), answers checked."""
+
     def __init__(self, url: str, token: str | None, timeout: float):
-        import httpx  # here: only a service-backed FER needs it
+        from fer_platform.service_client import ServiceHTTP  # here: httpx only for a service-backed FER
 
-        self.url = url.rstrip("/")
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(timeout=timeout, headers=headers)
+        self.service = ServiceHTTP(url, token, timeout)
 
-    def _post(self, route: str, **kwargs) -> dict:
-        response = self.http.post(f"{self.url}{route}", **kwargs)
+    def _answer(self, response, route: str) -> dict:
+        from fer_platform.service_client import error_text
+
         if response.status_code != 200:
-            try:
-                why = response.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                why = response.text[:200]
-            raise UserError(f"{self.url}{route}: HTTP {response.status_code}: {why}")
+            raise UserError(f"{self.service.url}{route}: HTTP {response.status_code}: {error_text(response)}")
         return response.json()
 
+    def _send(self, route: str, send, *args):
+        import httpx  # here: only a service-backed FER needs it
+
+        try:
+            return self._answer(send(*args), route)
+        except httpx.HTTPError as err:  # no service there: one line with the fix, not a 60-line traceback
+            raise UserError(f"{self.service.url}{route}: no answer ({type(err).__name__}: {err}); is `bentoml "
+                            "serve` running there? (or pass its url: FER.from_service(URL))") from None
+
     def detect(self, data: bytes) -> Faces:
-        return self._post("/detect", files={"image": ("image", data, "application/octet-stream")})["faces"]
+        return self._send("/detect", self.service.detect, data)["faces"]
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        body = {"faces_b64": base64.b64encode(np.ascontiguousarray(crops, np.uint8).tobytes()).decode()}
-        faces = self._post("/predict", json=body)["faces"]
-        return np.array([[f["probabilities"][e] for e in EMOTIONS] for f in faces], np.float32).reshape(-1, len(EMOTIONS))
+        from fer_platform.service_client import probabilities
+
+        try:
+            return probabilities(self._send("/predict", self.service.predict, crops), len(crops))
+        except (ValueError, KeyError, TypeError) as err:  # a 200 that is not an answer for these faces
+            raise UserError(f"{self.service.url}/predict: not an answer for {len(crops)} faces: {err}") from None

@@ -6,7 +6,6 @@ again cannot fix it, so it is not backed off from but kept in `refused` for fer-
 
 from __future__ import annotations
 
-import base64
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from fer_platform.labels import EMOTIONS
+from fer_platform.service_client import ServiceHTTP, error_text, probabilities
 
 
 class ServiceUnavailable(RuntimeError):
@@ -35,9 +34,8 @@ class RequestRefused(RuntimeError):
 class PredictClient:
     def __init__(self, url: str, timeout: float = 5.0, max_in_flight: int = 4,
                  backoff_initial: float = 0.25, backoff_max: float = 4.0, token: str | None = None):
-        self.url = url.rstrip("/")
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(timeout=timeout, headers=headers)
+        self.service = ServiceHTTP(url, token, timeout)
+        self.url = self.service.url
         self.pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="fer-edge-http")
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self._backoff = 0.0
@@ -54,30 +52,29 @@ class PredictClient:
         return self.pool.submit(self._predict, np.ascontiguousarray(crops, dtype=np.uint8))
 
     def _predict(self, crops: np.ndarray) -> np.ndarray:
-        body = {"faces_b64": base64.b64encode(crops.tobytes()).decode("ascii")}
         try:
-            response = self.http.post(f"{self.url}/predict", json=body)
+            response = self.service.predict(crops)
         except httpx.HTTPError as err:
             self._failed(f"{type(err).__name__}: {err}")
             raise ServiceUnavailable(str(err)) from None
         status = response.status_code
         if 400 <= status < 500 and status not in RETRY_LATER:
             self.failures += 1
-            refused = RequestRefused(status, _error_text(response))
+            refused = RequestRefused(status, error_text(response))
             self.refused = self.refused or refused
             raise refused
         if status != 200:
             self._failed(f"HTTP {status}: {response.text[:200]}")
             raise ServiceUnavailable(f"HTTP {status}")
         try:
-            probabilities = _probabilities(response.json(), len(crops))
+            answer = probabilities(response.json(), len(crops))
         except (ValueError, KeyError, TypeError) as err:  # a 200 that is not the answer is still a failure
             self._failed(f"malformed response: {err}")
             raise ServiceUnavailable(f"malformed response: {err}") from None
         if self._backoff:
             print(f"fer-edge: service at {self.url} is back", file=sys.stderr)
         self._backoff = 0.0
-        return probabilities
+        return answer
 
     def _failed(self, why: str) -> None:
         self.failures += 1
@@ -87,24 +84,4 @@ class PredictClient:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.http.close()
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The service's {"error": ...} message, or the start of whatever else answered (a proxy's page)."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    return error if isinstance(error, str) and error else response.text[:200].strip() or response.reason_phrase
-
-
-def _probabilities(body, expected: int) -> np.ndarray:
-    """(N, 7) probabilities from a /predict answer, or ValueError when it is not one for these N faces."""
-    faces = body["faces"]
-    if not isinstance(faces, list) or len(faces) != expected:
-        raise ValueError(f"{len(faces) if isinstance(faces, list) else 'no'} faces for {expected} sent")
-    probs = np.array([[float(f["probabilities"][e]) for e in EMOTIONS] for f in faces], dtype=np.float32)
-    if not np.all(np.isfinite(probs)) or (probs < 0).any():
-        raise ValueError("probabilities that are not finite and non-negative")
-    return probs
+        self.service.close()

@@ -1,0 +1,51 @@
+"""The one HTTP client of the BentoML service, shared by fer-edge and the Python API: the token header, the
+/predict body, the check that an answer is one for the faces sent, and the service's error message."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import numpy as np
+
+from fer_platform.labels import EMOTIONS
+
+
+class ServiceHTTP:
+    """An httpx client for the service at `url` (bearer `token` if given)."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 5.0):
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
+
+    def predict(self, crops: np.ndarray) -> httpx.Response:
+        """POST (N, 48, 48) uint8 crops to /predict as base64 (raises httpx.HTTPError if it cannot be sent)."""
+        body = {"faces_b64": base64.b64encode(np.ascontiguousarray(crops, np.uint8).tobytes()).decode("ascii")}
+        return self.http.post(f"{self.url}/predict", json=body)
+
+    def detect(self, data: bytes) -> httpx.Response:
+        return self.http.post(f"{self.url}/detect", files={"image": ("image", data, "application/octet-stream")})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def error_text(response: httpx.Response) -> str:
+    """The service's {"error": ...} message, or the start of whatever else answered (a proxy's page)."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    return error if isinstance(error, str) and error else response.text[:200].strip() or response.reason_phrase
+
+
+def probabilities(body, expected: int) -> np.ndarray:
+    """(N, 7) probabilities from a /predict answer, or ValueError when it is not one for these N faces."""
+    faces = body["faces"]
+    if not isinstance(faces, list) or len(faces) != expected:
+        raise ValueError(f"{len(faces) if isinstance(faces, list) else 'no'} faces for {expected} sent")
+    probs = np.array([[float(f["probabilities"][e]) for e in EMOTIONS] for f in faces], dtype=np.float32)
+    if not np.all(np.isfinite(probs)) or (probs < 0).any():
+        raise ValueError("probabilities that are not finite and non-negative")
+    return probs.reshape(-1, len(EMOTIONS))
