@@ -15,6 +15,9 @@ import yaml
 from tests.conftest import REPO, SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
 
 
+pytestmark = pytest.mark.slow  # stage processes reporting to a Prefect server
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch, prefect_api) -> Path:
     """A scratch project root: stages write relative to the working directory, as under `dvc repro`."""

@@ -44,6 +44,7 @@ def recipe_model_args(name: str) -> dict:
     raise AssertionError(f"{name}: registered, but no params.yaml recipe uses it")
 
 
+@pytest.mark.slow  # a training step per architecture
 @pytest.mark.parametrize("name", known_architectures())
 def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     import keras

@@ -8,6 +8,10 @@ import pytest
 from fer_platform.config import load_params
 from tests.conftest import REPO
 
+
+pytestmark = pytest.mark.slow  # exports and evaluates releases end to end
+
+
 TINY = {"resnet32": {"blocks_per_stage": [1, 1, 1], "widths": [4, 8, 8]},
         "resnet_compact": {"blocks_per_stage": [1, 1, 1, 1], "widths": [4, 8, 8, 8], "dropout": 0.3}}
 

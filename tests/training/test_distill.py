@@ -16,6 +16,7 @@ def _settings(**overrides):
     return small_cnn(1, **overrides)
 
 
+@pytest.mark.slow  # trains, or runs the release as teacher
 def test_targets_mix_the_label_with_the_teachers_probabilities(small_dataset):
     from fer_platform.models import load_model
     from fer_platform.models.inference import predict_probabilities
@@ -33,6 +34,7 @@ def test_targets_mix_the_label_with_the_teachers_probabilities(small_dataset):
     assert softer.max(axis=1).mean() < (0.3 * one_hot(labels) + 0.7 * teacher).max(axis=1).mean()
 
 
+@pytest.mark.slow  # trains, or runs the release as teacher
 def test_a_student_trains_on_the_teacher_and_its_checkpoints_know_the_teacher(tmp_path, small_dataset):
     from fer_platform.training.fit import train_architecture
 
@@ -51,6 +53,7 @@ def test_distill_settings_are_validated():
             "train.common.distill": {"teacher": TEACHER, "weight": 1.5}})).train_settings("cnn")
 
 
+@pytest.mark.slow  # trains, or runs the release as teacher
 def test_mixed_bfloat16_trains_with_float32_preprocessing_and_probabilities(small_dataset):
     import keras
 
@@ -72,6 +75,7 @@ def test_mixed_bfloat16_trains_with_float32_preprocessing_and_probabilities(smal
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow  # trains, or runs the release as teacher
 def test_the_teachers_saved_probabilities_give_the_same_targets_as_the_teacher(tmp_path, small_dataset):
     """What a GPU host hands back instead of a teacher too large to return."""
     from fer_platform.data.dataset import DataError

@@ -13,6 +13,9 @@ from tests.conftest import REPO
 from tests.training.recipes import small_cnn
 
 
+pytestmark = pytest.mark.slow  # trains
+
+
 def _settings(**overrides):
     return small_cnn(3, **overrides)
 

@@ -38,6 +38,7 @@ def test_warmup_is_only_for_cosine_and_says_so(tmp_path):
         load_params(tmp_path / "params.yaml").train_settings("cnn")
 
 
+@pytest.mark.slow  # trains
 def test_reduce_on_plateau_lowers_the_rate_when_publictest_stops_improving(tmp_path, small_dataset):
     from fer_platform.training.fit import train_architecture
 
@@ -60,6 +61,7 @@ def test_reduce_on_plateau_lowers_the_rate_when_publictest_stops_improving(tmp_p
     assert rates[-1] < rates[0]  # it did lower the rate
 
 
+@pytest.mark.slow  # trains
 def test_mixup_batches_mix_faces_and_labels_and_train(tmp_path, small_dataset):
     import numpy as np
 

@@ -17,6 +17,9 @@ from tests.conftest import REPO
 from tests.training.recipes import small_cnn_raw
 
 
+pytestmark = pytest.mark.slow  # trains, in a stage process with a Prefect server
+
+
 @pytest.fixture
 def project(tmp_path, small_fer, monkeypatch, prefect_api) -> Path:
     params = small_cnn_raw(**{"train.common.epochs": 5})
