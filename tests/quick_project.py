@@ -82,11 +82,12 @@ class Server:
     """`bentoml serve` from the project root, on 127.0.0.1:<port>; can be restarted on the same port."""
 
     def __init__(self, root: Path, env: dict):
-        self.root, self.env, self.port = root, env, free_port()
+        self.root, self.port = root, free_port()
+        self.env = {**env, "BENTOML_HOME": str(_own_home(Path(env["BENTOML_HOME"]), self.port))}
         self.url = f"http://127.0.0.1:{self.port}"
         # Ctrl-C first (a graceful bentoml shutdown can take 30 s), SIGKILL after the grace period.
         self.process = Background("bentoml serve", ["bentoml", "serve", "--host", "127.0.0.1", "--port",
-                                                    str(self.port)], root / f"serve-{self.port}.log", env, root,
+                                                    str(self.port)], root / f"serve-{self.port}.log", self.env, root,
                                   stop_signal=signal.SIGINT)
 
     @property
@@ -99,3 +100,16 @@ class Server:
 
     def stop(self, grace: float = 10) -> None:
         self.process.stop(grace)
+
+
+def _own_home(home: Path, port: int) -> Path:
+    """A BENTOML_HOME of this server's own that shares `home`'s model store and bentos: BentoML clears
+    <home>/prometheus_multiproc_dir when a server starts, so two servers on one home lose each other's
+    /metrics (one home per replica, as in a container)."""
+    own = home.parent / f"{home.name}-serve-{port}"
+    own.mkdir(parents=True, exist_ok=True)
+    for name in ("models", "bentos"):
+        (home / name).mkdir(parents=True, exist_ok=True)
+        if not (own / name).exists():
+            (own / name).symlink_to(home / name)
+    return own
