@@ -8,6 +8,8 @@ time and records them in dvc.lock; this flow does not touch dvc.lock.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import yaml
@@ -43,7 +45,8 @@ def pipeline_flow(params: str = "params.yaml", profile: str | None = None, packa
     if profile:
         params = profile_params(params, profile)
     manifest = ingest_flow(params)
-    report: dict = {"params": params, "ingest": {k: manifest[k] for k in ("n_images", "split_sizes")}}
+    report: dict = {"params": params, "pid": os.getpid(), "host": socket.gethostname(),  # where the flow ran
+                    "ingest": {k: manifest[k] for k in ("n_images", "split_sizes")}}
     report["validate"] = {"success": validate_flow(params)["success"]}
     report["train"] = train_flow(params)
     report["evaluate"] = evaluate_flow(params)

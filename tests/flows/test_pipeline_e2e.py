@@ -82,7 +82,7 @@ def test_runs_models_and_aliases_live_in_postgresql_and_s3(quick_project, team_s
     assert any(k.endswith("model.keras") for k in keys), keys[:20]
     decision = json.loads((root / "reports/promotion.json").read_text())
     aliases = team_stack.query("SELECT alias, version FROM registered_model_aliases WHERE name = 'fer-classifier'")
-    assert ("champion", int(decision["version"])) in aliases, aliases
+    assert ("champion", 1) in aliases and (decision["alias"], int(decision["version"])) in aliases, aliases
 
 
 def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(quick_project):
