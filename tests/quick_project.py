@@ -35,8 +35,9 @@ def project_env(root: Path) -> dict:
     return env
 
 
-def make_project(root: Path) -> tuple[Path, dict]:
-    """Copy the working tree (tracked + untracked, not ignored), commit it, materialise the data with DVC."""
+def make_project(root: Path, pull_data: bool = True) -> tuple[Path, dict]:
+    """Copy the working tree (tracked + untracked, not ignored), commit it, materialise the data with DVC
+    (unless the project reads another dataset: `pull_data=False`)."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     for rel in filter(None, files):
@@ -52,7 +53,8 @@ def make_project(root: Path) -> tuple[Path, dict]:
     if (REPO / ".dvc" / "cache").is_dir():  # reuse the checkout's cache: no second copy of the dataset
         run(["dvc", "cache", "dir", "--local", str(REPO / ".dvc" / "cache")], root, env)
     run(["dvc", "config", "--local", "cache.type", "hardlink,copy"], root, env)
-    run(["dvc", "pull", "-q", "data.dvc"], root, env)
+    if pull_data:
+        run(["dvc", "pull", "-q", "data.dvc"], root, env)
     return root, env
 
 

@@ -10,21 +10,24 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
 from tests.quick_project import QUICK_EXPERIMENT, SHARED_REMOTE, make_project, run
 
 pytestmark = pytest.mark.slow
 ARCHS = ["cnn", "vgg19", "resnet32", "resnet_compact"]
 
 
-def smoke_params(root, **pipeline) -> str:
-    """params.yaml with the smoke profile and the given `pipeline` settings, as a team would edit it. Its
-    promotions go to a registered model of their own: the quick project shares this tracking server."""
+def smoke_params(root, source, **pipeline) -> str:
+    """params.yaml with the smoke profile on the dataset at `source` (the 126-face subset) and the given
+    `pipeline` settings, as a team would edit it. Its promotions go to a registered model of their own: the
+    quick project shares this tracking server."""
     from fer_platform.config import apply_overrides, load_params
 
     raw = yaml.safe_load((root / "params.yaml").read_text())
     overrides = {**load_params(root / "params.yaml").profile("smoke"),
                  **{f"pipeline.{k}": v for k, v in pipeline.items()},
+                 "data.source": str(source), "validate.expected_split_sizes": SMALL_SPLIT_SIZES,
+                 "validate.max_blank_fraction": SMALL_MAX_BLANK_FRACTION,
                  "promote.registered_model": "fer-classifier-smoke"}
     (root / "params.smoke.yaml").write_text(yaml.safe_dump(apply_overrides(raw, overrides), sort_keys=False))
     load_params(root / "params.smoke.yaml")
@@ -32,12 +35,12 @@ def smoke_params(root, **pipeline) -> str:
 
 
 def test_the_pipeline_deployment_runs_through_a_worker_and_trains_on_a_dask_cluster(tmp_path_factory, team_stack,
-                                                                                    prefect_api):
+                                                                                    prefect_api, small_fer):
     """prefect.yaml's `pipeline` deployment (every stage a subflow) run once by a process worker: ingest,
     validate, the trainings on a 2-process Dask LocalCluster, evaluate, promote (packaging is the quick
     project's). Deploying loads both deployments' flows; `train` runs here as the pipeline's subflow."""
-    root, env = make_project(tmp_path_factory.mktemp("dask") / "project")
-    params = smoke_params(root, task_runner="dask", train_workers=2)
+    root, env = make_project(tmp_path_factory.mktemp("dask") / "project", pull_data=False)
+    params = smoke_params(root, small_fer, task_runner="dask", train_workers=2)
     env = {**env, "MLFLOW_TRACKING_URI": team_stack.tracking_uri, "FER_PROJECT_DIR": str(root)}
 
     run(["prefect", "work-pool", "create", "fer-process", "--type", "process"], root, env)
@@ -53,7 +56,7 @@ def test_the_pipeline_deployment_runs_through_a_worker_and_trains_on_a_dask_clus
     logs = run(["prefect", "flow-run", "logs", flow_run], root, env).stdout
     assert re.search(r"pipeline done: \w+ -> @(champion|challenger)", logs), logs[-3000:]
     report = json.loads((root / "reports/pipeline.json").read_text())
-    assert report["ingest"]["n_images"] == 35887 and report["validate"]["success"], report
+    assert report["ingest"]["n_images"] == 126 and report["validate"]["success"], report
     assert sorted(e["arch"] for e in report["evaluate"]) == sorted(ARCHS), report["evaluate"]
     flow_pid = report["pid"]  # the train subflow runs in the pipeline's process; its trainings on the cluster
     trained = {r["arch"]: r["pid"] for r in report["train"]}
