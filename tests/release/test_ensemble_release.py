@@ -94,7 +94,8 @@ def test_an_export_that_fails_half_way_leaves_the_previous_release_whole(small_d
     import fer_platform.release.export as export
 
     release = _member_release("resnet32", small_dataset, tmp_path)
-    kept = ("model.keras", "model_card.json", "MODEL_CARD.md", "confusion_matrix_privatetest.png")
+    kept = ("model.keras", "model_card.json", "MODEL_CARD.md", "confusion_matrix_privatetest.png",
+            "training_curves.png")
     before = {name: (release / name).read_bytes() for name in kept}
 
     def killed(*args, **kwargs):

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 read_card(member)
             card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes,
                                     args.tta)
-        except USER_ERRORS as err:
+        except (*USER_ERRORS, ValueError) as err:  # a bad card or checkpoint file is the user's to fix
             return report("release", err)
     else:
         try:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             state = json.loads((args.checkpoint_dir / STATE).read_text())
             card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
                                   load_dataset(args.dataset), args.out, lineage_tags(), args.notes, args.tta)
-        except USER_ERRORS as err:
+        except (*USER_ERRORS, ValueError) as err:  # a bad card or checkpoint file is the user's to fix
             return report("release", err)
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from fer_platform.data.dataset import FerDataset
 from fer_platform.errors import InvalidArgument
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
-from fer_platform.io import atomic_path, write_json, write_with
+from fer_platform.io import write_json
 from fer_platform.labels import REPORT, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.architectures import weights_only
@@ -33,14 +35,14 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
     from fer_platform.models.crops import with_tta  # Keras: not for the CLI's --help
 
     clean = with_tta(weights_only(load_model(model_path), settings), tta)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_with(out_dir / "training_curves.png", lambda tmp: training_curves_png(state["history"], f"{arch} training", tmp))
+    curves = lambda staging: training_curves_png(state["history"], f"{arch} training",  # noqa: E731
+                                                 staging / "training_curves.png")
     return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
         "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
         "train_seconds": round(state["train_seconds"], 1), "hardware": _hardware(state),
-    })
+    }, extra=curves)
 
 
 def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
@@ -90,26 +92,38 @@ def read_card(release_dir: Path) -> dict:
 
 
 def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
-                   training: dict) -> dict:
-    """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image."""
-    # Every file is written whole beside its target and moved in at the end (the model last): a kill leaves the
-    # previous release's files, never a half-written model or card.
-    with atomic_path(out_dir / MODEL_FILE) as staged_model:
-        model.save(staged_model)
-        card = _release_card(model, dataset, settings, out_dir, lineage, notes, training, staged_model)
+                   training: dict, extra=None) -> dict:
+    """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image.
+
+    Every file is written into a staging folder beside the release first and moved in only once all are done
+    (the model last): a failure or kill before that leaves the previous release as it was, with no file of the
+    new one."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".release-staging-", dir=out_dir))
+    try:
+        model.save(staging / MODEL_FILE)
+        if extra:
+            extra(staging)
+        card = _release_card(model, dataset, settings, staging, lineage, notes, training)
+        for path in sorted(staging.iterdir(), key=lambda p: p.name == MODEL_FILE):  # the model last
+            os.replace(path, out_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return card
 
 
 def _release_card(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
-                  training: dict, model_file: Path) -> dict:
+                  training: dict) -> dict:
+    """Evaluate `model` and write its card, card text and confusion matrix into `out_dir` (the staging folder)."""
+    model_file = out_dir / MODEL_FILE
     import keras  # start-up cost: the CLI's --help and argument errors stay instant
 
     full = settings.model_copy(update={"max_eval_per_class": None})
     reports = evaluate_model(model, dataset, full)
     summary = metrics_summary(training["arch"], reports)
-    write_with(out_dir / "confusion_matrix_privatetest.png", lambda tmp: confusion_matrix_png(
-        np.array(reports[REPORT]["confusion_matrix"]),
-        f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}", tmp))
+    confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
+                         f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
+                         out_dir / "confusion_matrix_privatetest.png")
     card = {
         "registered_model": MODEL_NAME, **training,
         "data": {"dvc_md5": lineage.get("data.dvc_md5"), "content_sha256": dataset.content_hash(),
@@ -123,8 +137,7 @@ def _release_card(model, dataset: FerDataset, settings: TrainSettings, out_dir: 
         "notes": notes,
     }
     write_json(out_dir / CARD_FILE, card)
-    markdown = model_card_markdown(card)
-    write_with(out_dir / CARD_MARKDOWN, lambda tmp: tmp.write_text(markdown))
+    (out_dir / CARD_MARKDOWN).write_text(model_card_markdown(card))
     return card
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from fer_platform.errors import InvalidArgument
+
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
@@ -34,7 +36,7 @@ class Decision:
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:
     if not candidates:
-        raise ValueError("no candidates to promote (did the train and evaluate stages run?)")
+        raise InvalidArgument("no candidates to promote (did the train and evaluate stages run?)")
     return max(candidates, key=lambda c: (c.publictest_accuracy, c.arch))
 
 
