@@ -3,14 +3,13 @@ service's error shape): a wrong token or a too-large request is a mistake on thi
 cannot fix, so it is named in one line with its own exit code, not retried and not called an outage."""
 
 import json
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 from fer_platform.edge import cli
+from tests.edge.fake_service import fake_service
 
 CROPS = np.zeros((2, 48, 48), np.uint8)
 
@@ -20,27 +19,12 @@ def service_answering(status: int, error: str):
     """A service that answers every POST with `status` and {"error", "status"}; yields the requests' auth headers."""
     seen: list[str | None] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["content-length"]))
-            seen.append(self.headers.get("authorization"))
-            body = json.dumps({"error": error, "status": status}).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(headers):
+        seen.append(headers.get("authorization"))
+        return status, {"error": error, "status": status}
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fake_service(answer) as url:
+        yield url, seen
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import numpy as np
 
 from fer_platform.edge.cli import EXIT_OUTPUT, EXIT_SOURCE, main
 from fer_platform.edge.face_tracks import FaceTracker, iou
+from tests.edge.fake_service import fake_service
 
 
 def one_hot(code: int) -> np.ndarray:
@@ -161,46 +162,26 @@ def test_reduced_frame_search_finds_the_faces_a_full_resolution_search_finds():
 def test_an_answer_that_is_not_one_for_the_faces_sent_is_a_failed_request():
     """A 200 with the wrong number of faces (or no probabilities) used to crash the tracker; now the frame is
     unclassified and the client backs off, as for any failed request. Served by a real HTTP server."""
-    import json as _json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from fer_platform.edge.client import PredictClient, ServiceUnavailable
 
     answers = iter([{"faces": []}, {"faces": [{"label": "happy"}]}, "not json",
                     {"faces": [{"probabilities": {e: 1 / 7 for e in ("angry", "disgust", "fear", "happy", "sad",
                                                                       "surprise", "neutral")}}]}])
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["content-length"]))
-            answer = next(answers)
-            body = answer.encode() if isinstance(answer, str) else _json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = PredictClient(f"http://127.0.0.1:{server.server_port}", backoff_initial=0.0, backoff_max=0.0)
-    try:
-        crops = np.zeros((1, 48, 48), np.uint8)
-        for _ in range(3):
-            try:
-                client.submit(crops).result(timeout=10)
-                raise AssertionError("a malformed answer was accepted")
-            except ServiceUnavailable as err:
-                assert "malformed response" in str(err)
-        assert client.failures == 3
-        assert client.submit(crops).result(timeout=10).shape == (1, 7)  # a well-formed answer is used
-    finally:
-        client.close()
-        server.shutdown()
+    with fake_service(lambda headers: (200, next(answers))) as url:
+        client = PredictClient(url, backoff_initial=0.0, backoff_max=0.0)
+        try:
+            crops = np.zeros((1, 48, 48), np.uint8)
+            for _ in range(3):
+                try:
+                    client.submit(crops).result(timeout=10)
+                    raise AssertionError("a malformed answer was accepted")
+                except ServiceUnavailable as err:
+                    assert "malformed response" in str(err)
+            assert client.failures == 3
+            assert client.submit(crops).result(timeout=10).shape == (1, 7)  # a well-formed answer is used
+        finally:
+            client.close()
 
 
 def test_no_display_and_a_service_down_all_along_get_their_own_exit_codes(tmp_path, monkeypatch, capsys):
