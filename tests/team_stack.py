@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from fer_platform.prefect_api import free_port  # noqa: F401 (re-exported for the tests)
+from fer_platform.prefect_api import free_port, stop_group  # noqa: F401 (free_port: re-exported for the tests)
 
 BIN = Path(sys.executable).parent
 
@@ -46,13 +46,7 @@ class Background:
 
     def stop(self, grace: float = 10) -> None:
         """`stop_signal` to the whole process group, then SIGKILL after `grace` seconds."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, self.stop_signal)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, self.stop_signal, grace)
 
 
 def http_ok(url: str) -> Callable[[], bool]:

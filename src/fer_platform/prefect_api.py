@@ -74,14 +74,19 @@ class PrefectServer:
         raise UserError(f"prefect server not ready in {timeout:.0f} s; its log: {self.log}")
 
     def stop(self, grace: float = 10) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_group(self.proc, signal.SIGTERM, grace)
+
+
+def stop_group(proc: subprocess.Popen | None, first: int, grace: float) -> None:
+    """Stop a server started in its own session: `first` to its whole process group, SIGKILL after `grace` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, first)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @contextlib.contextmanager
