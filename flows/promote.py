@@ -27,7 +27,8 @@ def load_candidates(archs: list[str]) -> list[Candidate]:
         if not run.get("model_uri"):
             raise FileNotFoundError(f"{run_path}: {arch} was trained without MLflow tracking; nothing to register")
         candidates.append(Candidate(arch, run["run_id"], run["model_uri"], metrics["publictest"]["accuracy"],
-                                    metrics["privatetest"]["accuracy"], metrics["publictest"]["n"]))
+                                    metrics["privatetest"]["accuracy"], metrics["publictest"]["n"],
+                                    metrics["publictest"].get("robustness_mean")))
     return candidates
 
 
@@ -41,7 +42,8 @@ def promote_task(params: str) -> dict:
     best = best_candidate(candidates)
     selection = recipe_splits(load_dataset(paths.DATASET), loaded.train_settings(best.arch))[SELECTION]
     decision = promote(candidates, loaded.promote.registered_model, loaded.promote.min_improvement,
-                       selection.images, selection.labels)
+                       selection.images, selection.labels, loaded.promote.max_robustness_drop,
+                       loaded.evaluate.robustness_faces)
     result = decision.to_dict()
     write_json(paths.PROMOTION, result)
     return result

@@ -64,12 +64,25 @@ def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
 
     model = load_model(REPO / "release/model.keras")
     settings = load_params(REPO / "params.yaml").train_settings("resnet_compact")
-    reports = evaluate_model(model, small_dataset, settings)
+    reports = evaluate_model(model, small_dataset, settings, robustness_faces=21)
     test = small_dataset.split(REPORT)
     both = predict_probabilities(model, test.images) + predict_probabilities(model, test.images[:, :, ::-1].copy())
     assert reports[REPORT]["flip_accuracy"] == pytest.approx(float((both.argmax(1) == test.labels).mean()))
     headline = headline_metrics(reports)
-    assert set(headline["privatetest"]) == {"accuracy", "flip_accuracy", "macro_f1"}
+    assert set(headline["privatetest"]) == {"accuracy", "flip_accuracy", "macro_f1", "robustness_mean"}
+    # The robustness suite scores a class-balanced subset (3 of each class's 6) perturbed; its flip is the mirror
+    # alone (no averaging).
+    from fer_platform.perturbations import balanced_subset
+
+    robust = reports[REPORT]["robustness"]
+    chosen = balanced_subset(test.labels, 21)
+    assert robust["n"] == 21 and np.bincount(test.labels[chosen]).tolist() == [3] * 7
+    mirrored = predict_probabilities(model, test.images[chosen][:, :, ::-1].copy()).argmax(1)
+    assert robust["accuracy"]["flip"]["1"] == pytest.approx(float((mirrored == test.labels[chosen]).mean()))
+    assert robust["trained_with"] == ["flip", "rotation", "scale", "shift"]  # the recipe's augment options
+    unseen = [v for k, v in robust["per_perturbation"].items() if k not in robust["trained_with"]]
+    assert robust["mean_unseen"] == pytest.approx(np.mean(unseen))
+    assert headline["privatetest"]["robustness_mean"] == round(np.mean(list(robust["per_perturbation"].values())), 4)
 
 
 def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
@@ -84,9 +97,9 @@ def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
     settings = load_params(REPO / "params.yaml").train_settings("cnn")
     settings = settings.model_copy(update={"augment": settings.augment.model_copy(update={"crop": 44})})
     model = build_recipe_model(settings)
-    reports = evaluate_model(model, small_dataset, settings)
+    reports = evaluate_model(model, small_dataset, settings, robustness_faces=7)
     test = small_dataset.split(REPORT)
     ten = predict_probabilities(with_tta(model, "ten_crop"), test.images)
     assert reports[REPORT]["ten_crop_accuracy"] == pytest.approx(float((ten.argmax(1) == test.labels).mean()))
     for split in headline_metrics(reports).values():
-        assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1"}
+        assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1", "robustness_mean"}

@@ -32,7 +32,8 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
         assert r.data.tags["data.dvc_md5"] == "964bc4c3511368c6f72b7256f5c2d302.dir"
         for metric in ("train_loss", "train_accuracy", "publictest_loss", "publictest_accuracy"):
             assert [m.step for m in client.get_metric_history(r.info.run_id, metric)] == [1, 2, 3], metric
-        for metric in ("privatetest_final_accuracy", "publictest_macro_f1", "privatetest_recall_happy"):
+        for metric in ("privatetest_final_accuracy", "publictest_macro_f1", "privatetest_recall_happy",
+                       "publictest_robustness_mean", "privatetest_robust_jpeg", "privatetest_pipeline_accuracy"):
             assert metric in r.data.metrics
         artifacts = {a.path for a in client.list_artifacts(r.info.run_id, "evaluation")}
         for name in ("confusion_matrix_publictest.png", "confusion_matrix_privatetest.png",
@@ -109,6 +110,13 @@ def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(q
         run_id = json.loads((root / f"artifacts/models/{arch}/run.json").read_text())["run_id"]
         logged = client.get_run(run_id).data.metrics["privatetest_final_accuracy"]
         assert logged == pytest.approx(recomputed, abs=5e-5), arch
+        # The real-face numbers: the robustness mean is its perturbations' mean, the pipeline accuracy is
+        # measured on the in_frame stage's faces (the quick profile's 140 per split, those Haar found).
+        summary = json.loads((root / f"reports/plots/{arch}/summary.json").read_text())["privatetest"]
+        per = summary["robustness"]["per_perturbation"]
+        assert files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["robustness_mean"] == \
+            pytest.approx(sum(per.values()) / len(per), abs=2e-4), arch
+        assert len(per) == 12 and summary["pipeline"]["n"] == 140 and 0 < summary["pipeline"]["detected"] <= 140
     again = run(["dvc", "repro"], root, env)
     assert "Data and pipelines are up to date" in again.stdout, again.stdout
     status = run(["dvc", "status"], root, env).stdout
@@ -143,7 +151,8 @@ def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
         assert 0 <= float(experiments[-1][column]) <= 1, (arch, experiments[-1])
         assert 0.6 < float(head[column]) < 0.75  # the committed full recipe's result
     metric_columns = [c for c in rows[0] if c.startswith("reports/metrics/")]
-    assert len(metric_columns) <= 6 * len(ARCHS), metric_columns  # headline numbers only, no per-class columns
+    # headline numbers only (accuracy, macro-F1, flip, robustness mean, pipeline accuracy), no per-class columns
+    assert len(metric_columns) <= 2 * 5 * len(ARCHS), metric_columns
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
     for arch in ARCHS:
         change = diff[f"reports/metrics/{arch}.json"]["privatetest.accuracy"]

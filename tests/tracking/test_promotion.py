@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from fer_platform.tracking.decision import guard_robustness
 from fer_platform.tracking.model_versions import RegistryUnavailable
-
 from fer_platform.tracking.promotion import CHALLENGER, CHAMPION, Candidate, decide
 from tests.conftest import REPO
 
@@ -24,6 +24,16 @@ def test_decide_gate():
     assert decide(0.605, 0.60, 0.01)[0] == CHALLENGER
     alias, reason = decide(0.50, 0.60, 0.0)
     assert alias == CHALLENGER and "champion kept" in reason
+
+
+def test_robustness_guard_refuses_a_more_fragile_winner_only():
+    won = (CHAMPION, "PublicTest accuracy 0.6500 beats champion 0.6300")
+    alias, reason = guard_robustness(*won, candidate_robustness=0.50, champion_robustness=0.55, max_drop=0.02)
+    assert alias == CHALLENGER and "robustness mean 0.5000 is 0.0500 below" in reason and "champion kept" in reason
+    assert guard_robustness(*won, candidate_robustness=0.54, champion_robustness=0.55, max_drop=0.02)[0] == CHAMPION
+    assert guard_robustness(*won, candidate_robustness=None, champion_robustness=0.55, max_drop=0.0)[0] == CHAMPION
+    lost = (CHALLENGER, "below the margin; champion kept")
+    assert guard_robustness(*lost, candidate_robustness=0.9, champion_robustness=0.1, max_drop=0.0) == lost
 
 
 def _log_model(model, name: str) -> tuple[str, str]:
@@ -102,6 +112,29 @@ def test_worse_candidate_never_takes_champion(registry):
     tags = client.get_model_version("fer-test", "3").tags
     assert tags["promotion.decision"] == CHALLENGER and "champion kept" in tags["promotion.reason"]
     assert np.isclose(worse.champion_publictest_accuracy, strong_acc)  # champion re-scored on these images
+
+
+def test_a_more_accurate_but_fragile_candidate_is_refused_with_the_reason_on_its_version(registry):
+    """The champion is re-scored under the same perturbations on the same faces; a candidate whose own
+    evaluation measured a robustness mean far below it stays challenger, and its version says why."""
+    from dataclasses import replace
+
+    from fer_platform.perturbations import robustness_report
+    from fer_platform.tracking.promotion import promote
+
+    r = registry
+    promote([r.candidate(r.weak, r.weak_acc, "weak")], "fer-test", 0.01, r.x, r.y)
+    champion_mean = robustness_report(lambda f: r.weak.predict(f[..., None], verbose=0), r.x, r.y)["mean"]
+    assert champion_mean > 0.05  # the premise: the untrained champion is right on some perturbed faces
+    fragile = replace(r.candidate(r.strong, r.strong_acc, "fragile"), publictest_robustness=champion_mean - 0.05)
+    decision = promote([fragile], "fer-test", 0.01, r.x, r.y, max_robustness_drop=0.02)
+    assert decision.alias == CHALLENGER
+    assert np.isclose(decision.champion_publictest_robustness, champion_mean, atol=1e-6)
+    tags = r.client.get_model_version("fer-test", decision.version).tags
+    assert "max_robustness_drop" in tags["promotion.reason"] and tags["promotion.decision"] == CHALLENGER
+    assert str(r.client.get_model_version_by_alias("fer-test", CHAMPION).version) == "1"
+    robust = replace(r.candidate(r.strong, r.strong_acc, "robust"), publictest_robustness=champion_mean)
+    assert promote([robust], "fer-test", 0.01, r.x, r.y, max_robustness_drop=0.02).alias == CHAMPION
 
 
 def test_a_registry_that_cannot_be_read_is_never_taken_for_one_without_a_champion(tmp_path, monkeypatch):

@@ -10,17 +10,21 @@ import numpy as np
 from fer_platform.config import TrainSettings
 from fer_platform.data.dataset import FerDataset
 from fer_platform.data.splits import recipe_splits
+from fer_platform.evaluation.in_frame import pipeline_report
 from fer_platform.evaluation.metrics import classification_report
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import write_json, write_with
 from fer_platform.labels import EMOTIONS, REPORT, SELECTION
 from fer_platform.models.inference import predict_probabilities
+from fer_platform.perturbations import robustness_report, trained_with
 
 SUMMARY_FILE = "summary.json"  # beside the plots: arch, n and per-class recall of both splits
 
 
-def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[str, dict]:
-    """{PublicTest: report, PrivateTest: report} on exactly the images the recipe selects/reports on."""
+def evaluate_model(model, dataset: FerDataset, settings: TrainSettings,
+                   in_frame: dict[str, tuple] | None = None, robustness_faces: int | None = None) -> dict[str, dict]:
+    """{PublicTest: report, PrivateTest: report} on exactly the images the recipe selects/reports on; with
+    `in_frame` (evaluation.in_frame.load_searches), also the pipeline accuracy on the faces found in frames."""
     splits = recipe_splits(dataset, settings)
     ten_crop = _ten_crop_variant(model)
     reports = {}
@@ -34,6 +38,13 @@ def evaluate_model(model, dataset: FerDataset, settings: TrainSettings) -> dict[
         if ten_crop is not None:  # a model trained on crops: the same weights over ten crops (and mirrors)
             ten = predict_probabilities(ten_crop, images)
             reports[split]["ten_crop_accuracy"] = float((ten.argmax(axis=1) == labels).mean())
+        reports[split]["robustness"] = robustness_report(lambda faces: predict_probabilities(model, faces), images,
+                                                         labels, trained_with(settings.augment.model_dump()),
+                                                         robustness_faces)
+        if in_frame is not None:
+            frame_labels, found = in_frame[split]
+            crop_probs = predict_probabilities(model, found.crops) if len(found.crops) else np.zeros((0, 7))
+            reports[split]["pipeline"] = pipeline_report(crop_probs, frame_labels, found)
         reports[split]["_probabilities"] = probs
         reports[split]["_predicted"] = probs.argmax(axis=1)
         reports[split]["_true"] = splits[split].labels
@@ -49,12 +60,32 @@ def _ten_crop_variant(model):
 TTA_KEYS = ("flip_accuracy", "ten_crop_accuracy")  # reported beside `accuracy`; never used to select
 
 
+def real_face_headline(report: dict) -> dict:
+    """One split's numbers for faces from elsewhere: the robustness means (over all perturbations, and over
+    those the recipe does not train with) and the pipeline accuracy (detection rate, accuracy on detected)."""
+    out = {}
+    robust = report.get("robustness")
+    if robust is not None:
+        out["robustness_mean"] = round(robust["mean"], 4)
+    if robust is not None and robust["mean_unseen"] is not None:
+        out["robustness_unseen_mean"] = round(robust["mean_unseen"], 4)
+    if "pipeline" in report:
+        out["pipeline_detection_rate"] = round(report["pipeline"]["detection_rate"], 4)
+        out["pipeline_accuracy"] = round(report["pipeline"]["accuracy_on_detected"], 4)
+    return out
+
+
 def headline_metrics(reports: dict[str, dict]) -> dict:
-    """The DVC metrics file: accuracy, macro-F1 (and the flip and ten-crop TTA accuracies) of each split, nothing else, so `dvc exp show` and
-    `dvc metrics diff` stay a few columns wide (the per-class detail is in `summary.json` beside the plots)."""
+    """The DVC metrics file: accuracy, macro-F1, the TTA accuracies, the robustness mean and the pipeline
+    accuracy of each split, nothing else, so `dvc exp show` and `dvc metrics diff` stay a few columns wide (the
+    detail, e.g. per-class recall and each perturbation, is in `summary.json` beside the plots)."""
     return {split.lower(): {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro_f1"], 4),
-                            **{k: round(report[k], 4) for k in TTA_KEYS if k in report}}
+                            **{k: round(report[k], 4) for k in TTA_KEYS if k in report},
+                            **{k: v for k, v in real_face_headline(report).items() if k in HEADLINE_REAL_FACES}}
             for split, report in reports.items()}
+
+
+HEADLINE_REAL_FACES = ("robustness_mean", "pipeline_accuracy")
 
 
 def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
@@ -68,8 +99,19 @@ def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
             "macro_f1": round(report["macro_f1"], 4),
             "n": report["n"],
             "recall": {e: round(report["per_class"][e]["recall"], 4) for e in EMOTIONS},
+            **real_face_headline(report),
+            **({"robustness": _rounded(report["robustness"])} if "robustness" in report else {}),
+            **({"pipeline": _rounded(report["pipeline"])} if "pipeline" in report else {}),
         }
     return out
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def write_evaluation(arch: str, reports: dict[str, dict], history: list[dict], metrics_path: Path,

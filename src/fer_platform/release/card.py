@@ -6,6 +6,20 @@ import json
 
 from fer_platform.labels import EMOTIONS
 
+INTENDED_USE = """## Intended use and limitations
+
+- Intended use: reading the expression a face shows in a webcam or photo, for research, demos and
+  interactive applications that a person chose to use. Not for decisions about people (hiring, policing,
+  insurance, education or health), and not as a lie detector.
+- What it measures: one of seven labels for the visible expression of a face. An expression is not an
+  emotion: people smile when they are not happy and look neutral when they are not; it cannot read what
+  someone feels.
+- Data: FER2013 (35,887 web images found by keyword search, 48x48 grayscale). Its faces are mostly adult and
+  its demographics are not documented; many expressions are posed; labels are noisy (human agreement is
+  about 65%). Accuracy on other populations, children, spontaneous expressions, profile views, low light or
+  occluded faces is lower; the robustness table below measures some of this, not all.
+"""
+
 
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.2f} h"
@@ -37,6 +51,31 @@ def _params(card: dict) -> str:
     return f", {card['n_params'] / 1e6:.2f} M parameters" if "n_params" in card else ""
 
 
+def _real_faces(pub: dict, priv: dict) -> str:
+    """The robustness table and the pipeline accuracy, when the card's evaluation measured them."""
+    if "robustness" not in priv:
+        return ""
+    rows = "\n".join(f"| {name} | {', '.join(f'{sev}: {acc:.3f}' for sev, acc in priv['robustness']['accuracy'][name].items())}"
+                     f" | {pub['robustness']['per_perturbation'][name]:.3f} | {acc:.3f} |"
+                     for name, acc in priv["robustness"]["per_perturbation"].items())
+    trained = ", ".join(priv["robustness"]["trained_with"]) or "none"
+    unseen = priv.get("robustness_unseen_mean")
+    text = f"""
+Robustness (fer_platform.perturbations: seeded perturbations of the test faces; the recipe trains with {trained}):
+
+| perturbation | PrivateTest accuracy by severity | PublicTest mean | PrivateTest mean |
+|---|---|---:|---:|
+{rows}
+| **mean** | | {pub['robustness_mean']:.3f} | **{priv['robustness_mean']:.3f}** |
+""" + (f"| mean of those not trained with | | {pub['robustness_unseen_mean']:.3f} | {unseen:.3f} |\n" if unseen else "")
+    if "pipeline" in priv:
+        p = priv["pipeline"]
+        text += (f"\nPipeline accuracy (evaluation.in_frame: {p['n']} PrivateTest faces at 60-250 px in 640x480 frames, "
+                 f"found by the service's Haar detector): {p['detection_rate']:.1%} found, "
+                 f"{p['accuracy_on_detected']:.4f} of those right, {p['end_to_end_accuracy']:.4f} end to end.\n")
+    return text
+
+
 def model_card_markdown(card: dict) -> str:
     pub, priv = card["publictest"], card["privatetest"]
     recall = "\n".join(f"| {e} | {pub['recall'][e]:.3f} | {priv['recall'][e]:.3f} |" for e in EMOTIONS)
@@ -66,6 +105,8 @@ Per-class recall:
 {recall}
 
 ![PrivateTest confusion matrix](confusion_matrix_privatetest.png)
+{_real_faces(pub, priv)}
+{INTENDED_USE}
 
 {_recipe_heading(card)}
 

@@ -19,6 +19,7 @@ class Candidate:
     publictest_accuracy: float  # selection: PublicTest (or the recipe's PublicTest subset)
     privatetest_accuracy: float  # reported only, never compared
     publictest_n: int
+    publictest_robustness: float | None = None  # mean accuracy under perturbations.PERTURBATIONS (selection faces)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Decision:
     version: str | None = None
     previous_champion_version: str | None = None
     champion_publictest_accuracy: float | None = None
+    champion_publictest_robustness: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,3 +52,18 @@ def decide(candidate_accuracy: float, champion_accuracy: float | None, min_impro
                           f"by {gain:+.4f} >= margin {min_improvement}")
     return CHALLENGER, (f"PublicTest accuracy {candidate_accuracy:.4f} vs champion {champion_accuracy:.4f} "
                         f"({gain:+.4f}) is below the margin {min_improvement}; champion kept")
+
+
+def guard_robustness(alias: str, reason: str, candidate_robustness: float | None,
+                     champion_robustness: float | None, max_drop: float) -> tuple[str, str]:
+    """A candidate that won on accuracy still loses `champion` if its robustness mean (the same perturbed
+    PublicTest faces) is more than `max_drop` below the champion's: more accurate on clean crops, more fragile
+    on real ones. Without both numbers (a model evaluated before the suite existed) the accuracy decision stands."""
+    if alias != CHAMPION or candidate_robustness is None or champion_robustness is None:
+        return alias, reason
+    drop = champion_robustness - candidate_robustness
+    if drop > max_drop:
+        return CHALLENGER, (f"{reason}, but its robustness mean {candidate_robustness:.4f} is {drop:.4f} below the "
+                            f"champion's {champion_robustness:.4f} (more than max_robustness_drop {max_drop}); "
+                            "champion kept")
+    return alias, f"{reason}; robustness mean {candidate_robustness:.4f} vs champion {champion_robustness:.4f}"

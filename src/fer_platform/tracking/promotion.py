@@ -11,9 +11,19 @@ import json
 
 import numpy as np
 
+from fer_platform.config import PromoteSettings
 from fer_platform.errors import UserError
 from fer_platform.models.inference import non_finite_problem, predict_probabilities
-from fer_platform.tracking.decision import CHALLENGER, CHAMPION, Candidate, Decision, best_candidate, decide
+from fer_platform.perturbations import robustness_report
+from fer_platform.tracking.decision import (
+    CHALLENGER,
+    CHAMPION,
+    Candidate,
+    Decision,
+    best_candidate,
+    decide,
+    guard_robustness,
+)
 from fer_platform.tracking.model_logging import load_logged_model
 from fer_platform.tracking.model_versions import (
     AliasMoved,
@@ -34,7 +44,9 @@ class NonFiniteModel(UserError):
 
 
 def promote(candidates: list[Candidate], registered_model: str, min_improvement: float,
-            selection_images: np.ndarray, selection_labels: np.ndarray) -> Decision:
+            selection_images: np.ndarray, selection_labels: np.ndarray,
+            max_robustness_drop: float = PromoteSettings().max_robustness_drop,
+            robustness_faces: int | None = None) -> Decision:
     """Register the best candidate as a new version of `registered_model` and alias it.
 
     Decision and move are consistent: under `alias_lock`, and if `champion` still moved meanwhile (a tracking
@@ -42,7 +54,7 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
     candidate = best_candidate(candidates)
     try:
         model = load_logged_model(candidate.model_uri)
-    except Exception as err:  # noqa: BLE001 - a store that cannot be read (locked, down): one line, nothing changed
+    except Exception as err:
         raise RegistryUnavailable(f"cannot load {candidate.model_uri} from the MLflow store: "
                                   f"{str(err).splitlines()[0][:300]}; nothing was changed") from err
     problem = non_finite_problem(model, selection_images)
@@ -57,6 +69,13 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
             champion_accuracy = None if champion is None else score_registered(
                 f"models:/{registered_model}/{champion_version}", selection_images, selection_labels)
             alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement)
+            champion_robustness = None
+            if alias == CHAMPION and champion is not None and candidate.publictest_robustness is not None:
+                # Only when accuracy alone would move `champion`: 25 perturbed copies of the faces cost time.
+                champion_robustness = robustness_registered(f"models:/{registered_model}/{champion_version}",
+                                                            selection_images, selection_labels, robustness_faces)
+                alias, reason = guard_robustness(alias, reason, candidate.publictest_robustness,
+                                                 champion_robustness, max_robustness_drop)
             tags = _tags(candidate, candidates, alias, reason, champion_version)
             if version is None:
                 version = register_version(registered_model, candidate.model_uri, tags)
@@ -67,7 +86,8 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
             except AliasMoved as moved:
                 print(f"{moved}; deciding again", flush=True)
                 continue
-            return Decision(alias, reason, candidate, version, champion_version, champion_accuracy)
+            return Decision(alias, reason, candidate, version, champion_version, champion_accuracy,
+                            champion_robustness)
     raise UserError(f"{registered_model}@{CHAMPION} moved {MAX_ATTEMPTS} times while promoting; version {version} "
                     "is registered without an alias: run the promote stage again")
 
@@ -86,6 +106,8 @@ def _tags(candidate: Candidate, candidates: list[Candidate], alias: str, reason:
         "publictest_accuracy": f"{candidate.publictest_accuracy:.4f}",
         "publictest_n": str(candidate.publictest_n),
         "privatetest_accuracy": f"{candidate.privatetest_accuracy:.4f}",
+        **({"publictest_robustness_mean": f"{candidate.publictest_robustness:.4f}"}
+           if candidate.publictest_robustness is not None else {}),
         "candidates": json.dumps({c.arch: round(c.publictest_accuracy, 4) for c in candidates}),
     }
 
@@ -93,3 +115,10 @@ def _tags(candidate: Candidate, candidates: list[Candidate], alias: str, reason:
 def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:
     probs = predict_probabilities(load_logged_model(model_uri), images)
     return float((probs.argmax(axis=1) == labels).mean())
+
+
+def robustness_registered(model_uri: str, images: np.ndarray, labels: np.ndarray, max_faces: int | None) -> float:
+    """The robustness mean of a registered model on the faces (and subset) the candidate's evaluation used."""
+    model = load_logged_model(model_uri)
+    return robustness_report(lambda faces: predict_probabilities(model, faces), images, labels,
+                             max_faces=max_faces)["mean"]

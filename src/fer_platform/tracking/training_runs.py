@@ -103,6 +103,11 @@ def log_evaluation(run_id: str, summary: dict, files: dict[str, Path]) -> None:
                     flat[f"{split}_{tta}"] = summary[split][tta]
             for e, r in summary[split]["recall"].items():
                 flat[f"{split}_recall_{e}"] = r
+            for key in ("robustness_mean", "robustness_unseen_mean", "pipeline_detection_rate", "pipeline_accuracy"):
+                if key in summary[split]:
+                    flat[f"{split}_{key}"] = summary[split][key]
+            for name, acc in summary[split].get("robustness", {}).get("per_perturbation", {}).items():
+                flat[f"{split}_robust_{name}"] = acc
         mlflow.log_metrics(flat)
         for path in files.values():
             if os.path.exists(path):
