@@ -58,12 +58,13 @@ test-fast: setup lint
 lint: setup  ## the layer contract in pyproject.toml: imports run downward only
 	PYTHONPATH=. lint-imports
 
-bench: setup  ## the benchmark suite (minutes): JSON in bench/results/, the table in bench/README.md
+bench: setup  ## the benchmark suite (~30 min): JSON in bench/results/, the table in bench/README.md
 	python bench/model_ceiling.py
 	python bench/service_load.py
 	python bench/edge_fps.py
 	python bench/serving_env.py
 	python bench/reliability_load.py
+	python bench/real_faces.py
 	python bench/report.py
 
 clean:

@@ -82,6 +82,15 @@ def row(r: dict) -> str:
         result = (f"{runs}; Haar {d['full_ms_per_frame']} -> {d['reduced_ms_per_frame']} ms/frame at "
                   f"x{d['downscale']}, faces {d['full_faces']} -> {d['reduced_faces']} ({d['faces_lost_by_reducing']} lost)")
         target = ">= 30 FPS (1 face), >= 20 (3), p95 <= 100 ms"
+    elif name == "real_faces":
+        def side(m: dict) -> str:
+            p = m["pipeline"]
+            return (f"PrivateTest {m['privatetest_accuracy']:.4f}, robustness mean {m['robustness_mean']:.4f} "
+                    f"(not trained with: {m['robustness_unseen_mean']:.4f}), in frames {p['detection_rate']:.0%} found, "
+                    f"{p['accuracy_on_detected']:.4f} of those right")
+        result = (f"release: {side(r['release'])}; fer package: {side(r['fer_package'])} "
+                  f"({r['robustness_faces']} faces x 25 perturbations, {r['frames']} frames)")
+        target = "release >= fer package on each"
     elif name == "serving_env":
         result = (f"bento env {r['serving_env_mb']:.0f} MB vs full project env {r['full_project_env_mb']:.0f} MB; "
                   f"training stack in it: {r['training_stack_in_serving_env'] or 'none'}; served /predict "

@@ -137,7 +137,9 @@ PERTURBATIONS: dict[str, tuple[Perturb, tuple[float, ...]]] = {
 }
 
 # The augment options (config.AugmentSettings) that train a model on a perturbation; a non-zero option counts.
-TRAINED_BY = {"flip": "flip", "translation": "shift", "rotation": "rotation", "zoom": "scale", "erasing": "occlusion"}
+TRAINED_BY = {"flip": "flip", "translation": "shift", "rotation": "rotation", "zoom": "scale", "erasing": "occlusion",
+              "brightness": "brightness", "contrast": "contrast", "gamma": "gamma", "blur": "blur", "noise": "noise",
+              "low_resolution": "low_resolution"}  # JPEG: no augmentation trains with it
 
 
 def trained_with(augment: Mapping[str, object]) -> list[str]:

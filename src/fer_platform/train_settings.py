@@ -20,6 +20,15 @@ class AugmentSettings(Settings):
     # Random erasing (Zhong et al. 2017): this share of images gets one rectangle of 2-20% of the face set to
     # noise. Off by default, so existing recipes (and their checkpoints' fingerprints) are unchanged.
     erasing: float = Field(default=0.0, ge=0, le=1)
+    # The camera's perturbations (models.photometric, the robustness suite's photometric ones), all off by
+    # default: brightness offset and contrast factor deviation (fractions of full scale), gamma's log-exponent,
+    # noise std; blur and low_resolution are the share of faces blurred / seen at 24 or 16 px.
+    brightness: float = Field(default=0.0, ge=0, le=1)
+    contrast: float = Field(default=0.0, ge=0, lt=1)
+    gamma: float = Field(default=0.0, ge=0, le=2)
+    blur: float = Field(default=0.0, ge=0, le=1)
+    noise: float = Field(default=0.0, ge=0, le=0.5)
+    low_resolution: float = Field(default=0.0, ge=0, le=1)
     # Random crops of this side in training (the backbone's input), centre or ten crops at test time
     # (models.crops). None: the backbone sees the whole 48x48 face, as the existing recipes do.
     crop: int | None = Field(default=None, ge=16, le=48)

@@ -48,6 +48,7 @@ def register_layers() -> None:
     # Imported here, not at the top: the module imports Keras (seconds), and listing architectures must not.
     import fer_platform.models.augment  # noqa: F401  (its decorator registers FaceAugment)
     import fer_platform.models.crops  # noqa: F401  (FaceCrops, CropAverage)
+    import fer_platform.models.photometric  # noqa: F401  (CameraAugment)
 
 
 def builder_arguments(name: str) -> tuple[set[str], set[str]]:

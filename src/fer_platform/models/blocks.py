@@ -13,6 +13,9 @@ from fer_platform.contract import MODEL_INPUT_SHAPE
 from fer_platform.labels import NUM_CLASSES
 from fer_platform.models.augment import FaceAugment
 from fer_platform.models.crops import FaceCrops
+from fer_platform.models.photometric import CameraAugment
+
+CAMERA_OPTIONS = ("brightness", "contrast", "gamma", "blur", "noise", "low_resolution")
 
 
 def face_input() -> keras.KerasTensor:
@@ -28,6 +31,9 @@ def preprocess(x, augment: dict):
                (("flip", False), ("translation", 0.0), ("rotation", 0.0), ("zoom", 0.0), ("erasing", 0.0))}
     if any(options.values()):
         x = FaceAugment(**options, name="augment", dtype="float32")(x)
+    camera = {k: augment.get(k, 0.0) for k in CAMERA_OPTIONS}
+    if any(camera.values()):  # the camera's perturbations after the framing ones, as a real frame has them
+        x = CameraAugment(**camera, name="camera_augment", dtype="float32")(x)
     if augment.get("crop"):  # random crops in training, centre or ten crops at test time (models.crops)
         x = FaceCrops(augment["crop"], name="crops", dtype="float32")(x)
     return x

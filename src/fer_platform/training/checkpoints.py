@@ -35,7 +35,7 @@ class TrainingDiverged(UserError):
 # Recipe options added after checkpoints existed: left out of the fingerprint while at their defaults, so a
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
 ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill"}
-ADDED_LATER_AUGMENT = {"erasing", "crop"}
+ADDED_LATER_AUGMENT = {"erasing", "crop", "brightness", "contrast", "gamma", "blur", "noise", "low_resolution"}
 # How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
 EXECUTION_ONLY = {"distribution", "precision"}
 

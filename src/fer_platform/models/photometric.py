@@ -1,0 +1,97 @@
+"""Train-time camera augmentation as one layer: brightness, contrast, gamma, blur, sensor noise and low
+resolution, the robustness suite's photometric perturbations (fer_platform.perturbations) drawn at random.
+
+Plain `keras.ops` (every backend), on faces already scaled to [0, 1]; identity at inference. JPEG artefacts
+have no backend-agnostic op and are left to the suite alone (so they stay a perturbation no recipe trains with).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+BLUR_SIGMAS = (1.0, 2.0)  # the suite's severities
+LOW_RESOLUTION_SIDES = (24, 16)
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    radius = int(math.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    return np.outer(taps, taps).astype("float32")[:, :, None, None]
+
+
+@keras.saving.register_keras_serializable(package="fer_platform")
+class CameraAugment(keras.layers.Layer):
+    """brightness: offset up to +-this (of full scale); contrast: deviations from the face's mean times
+    1 +- this; gamma: exponent exp(+-this); noise: Gaussian, std up to this; blur / low_resolution: this share
+    of the faces blurred (sigma 1 or 2) / seen at 24 or 16 px and scaled back."""
+
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, gamma: float = 0.0, blur: float = 0.0,
+                 noise: float = 0.0, low_resolution: float = 0.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.brightness, self.contrast, self.gamma = brightness, contrast, gamma
+        self.blur, self.noise, self.low_resolution, self.seed = blur, noise, low_resolution, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "brightness": self.brightness, "contrast": self.contrast,
+                "gamma": self.gamma, "blur": self.blur, "noise": self.noise,
+                "low_resolution": self.low_resolution, "seed": self.seed}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        n = ops.shape(images)[0]
+
+        def uniform(low, high, shape=None):
+            return keras.random.uniform(shape or (n, 1, 1, 1), low, high, seed=self.seed_generator)
+
+        x = images
+        if self.low_resolution:
+            x = self._one_of(x, [self._resized(x, side) for side in LOW_RESOLUTION_SIDES], self.low_resolution,
+                             uniform)
+        if self.blur:
+            x = self._one_of(x, [self._blurred(x, sigma) for sigma in BLUR_SIGMAS], self.blur, uniform)
+        if self.contrast:
+            mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            x = mean + (x - mean) * uniform(1 - self.contrast, 1 + self.contrast)
+        if self.brightness:
+            x = x + uniform(-self.brightness, self.brightness)
+        x = ops.clip(x, 0.0, 1.0)
+        if self.gamma:
+            x = ops.power(x + 1e-6, ops.exp(uniform(-self.gamma, self.gamma)))
+        if self.noise:
+            x = x + keras.random.normal(ops.shape(x), seed=self.seed_generator) * uniform(0.0, self.noise)
+        return ops.clip(x, 0.0, 1.0)
+
+    @staticmethod
+    def _one_of(x, variants: list, share: float, uniform):
+        """Each face: itself with probability 1 - share, else one of `variants` (equally likely)."""
+        draw = uniform(0.0, 1.0)
+        out = x
+        for i, variant in enumerate(variants):
+            low, high = share * i / len(variants), share * (i + 1) / len(variants)
+            chosen = ops.cast((draw >= low) & (draw < high), x.dtype)
+            out = out * (1 - chosen) + variant * chosen
+        return out
+
+    @staticmethod
+    def _blurred(x, sigma: float):
+        kernel = ops.convert_to_tensor(_gaussian_kernel(sigma))
+        pad = kernel.shape[0] // 2
+        padded = ops.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+        return ops.conv(padded, kernel, padding="valid")
+
+    @staticmethod
+    def _resized(x, side: int):
+        height, width = x.shape[1], x.shape[2]
+        small = ops.image.resize(x, (side, side), interpolation="bilinear", antialias=True)
+        return ops.image.resize(small, (height, width), interpolation="bilinear")
