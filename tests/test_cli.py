@@ -36,3 +36,19 @@ def test_a_run_puts_back_the_users_own_edits_and_heads_version_of_the_rest(tmp_p
     assert snapshot.restore() == ["dvc.lock", "params.yaml"]
     assert (tmp_path / "params.yaml").read_text() == "train:\n  epochs: 40\n  seed: 7\n"
     assert (tmp_path / "dvc.lock").read_text() == "schema: '2.0'\n"
+
+
+def test_profile_write_gives_a_params_file_with_the_profile_applied(tmp_path, capsys):
+    """What `flows.train --params FILE --arch resnet_compact_robust` reads: params.yaml plus the robust profile,
+    valid, with the added arch warm-started from the release member and the camera augmentation on."""
+    from fer_platform.cli import main
+    from fer_platform.config import load_params
+
+    out = tmp_path / "robust.yaml"
+    assert main(["profile", "robust", "--params", str(REPO / "params.yaml"), "--write", str(out)]) == 0
+    settings = load_params(out).train_settings("resnet_compact_robust")
+    assert settings.init_from.endswith("gpu_h100_2026-11-28_resnet_compact/model.keras") and settings.epochs == 3
+    assert settings.augment.blur == 0.3 and settings.augment.flip  # the recipe's own framing options stay
+    assert load_params(out).train_settings("resnet32") == load_params(REPO / "params.yaml").train_settings("resnet32")
+    assert main(["profile", "nope", "--params", str(REPO / "params.yaml"), "--write", str(out)]) == 1
+    assert "unknown profile 'nope'" in capsys.readouterr().err

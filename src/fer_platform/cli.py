@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 
 from fer_platform import version
-from fer_platform.config import ConfigError, Params, load_params
+from fer_platform.config import ConfigError, Params, apply_overrides, load_params
 from fer_platform.errors import USER_ERRORS, UserError, report
+from fer_platform.io import write_with
 from fer_platform.models.architectures import check_recipes
 from fer_platform.overrides import has_dotted
 from fer_platform.prefect_api import API_ENV, shared_prefect_api
@@ -143,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = sub.add_parser("profile", help="print a profile's `dvc exp run -S` overrides")
     show.add_argument("name")
     show.add_argument("--params", default="params.yaml")
+    show.add_argument("--write", metavar="FILE", help="write params.yaml with the profile applied to FILE instead "
+                      "(for `python -m flows.train --params FILE --arch ...`, outside DVC)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -150,7 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         return report("fer-platform", err)
     if args.command == "profile":
-        print("\n".join(overrides))
+        if args.write:
+            raw = yaml.safe_load(Path(args.params).read_text())
+            applied = apply_overrides(raw, load_params(args.params).profile(args.name))
+            write_with(args.write, lambda tmp: tmp.write_text(yaml.safe_dump(applied, sort_keys=False)))
+            load_params(args.write)  # what was written validates
+            print(f"{args.write}: {args.params} with profile {args.name} applied")
+        else:
+            print("\n".join(overrides))
         return EXIT_OK
     cmd = ["dvc", "exp", "run"]
     for override in overrides:

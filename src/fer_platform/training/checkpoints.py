@@ -34,7 +34,8 @@ class TrainingDiverged(UserError):
 
 # Recipe options added after checkpoints existed: left out of the fingerprint while at their defaults, so a
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
-ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill"}
+ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill",
+               "init_from"}
 ADDED_LATER_AUGMENT = {"erasing", "crop", "brightness", "contrast", "gamma", "blur", "noise", "low_resolution"}
 # How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
 EXECUTION_ONLY = {"distribution", "precision"}
@@ -57,6 +58,8 @@ def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
     h.update(dataset.content_hash().encode())
     if settings.distill:  # another teacher at the same path is another training
         h.update(hashlib.sha256(Path(settings.distill.teacher).read_bytes()).hexdigest().encode())
+    if settings.init_from:  # and other starting weights at the same path another
+        h.update(hashlib.sha256(Path(settings.init_from).read_bytes()).hexdigest().encode())
     return h.hexdigest()[:16]
 
 

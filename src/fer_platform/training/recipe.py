@@ -3,9 +3,12 @@ compiled model. Keras is imported inside the functions that need it, so importin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from fer_platform.config import TrainSettings
+from fer_platform.errors import InvalidArgument
 from fer_platform.labels import NUM_CLASSES
 from fer_platform.models import build_recipe_model
 
@@ -68,10 +71,32 @@ def schedule_callbacks(settings: TrainSettings) -> list:
                                               min_lr=settings.learning_rate * 1e-3, verbose=0)]
 
 
+def warm_start(model, path: str) -> None:
+    """Copy the weights of the saved model at `path` into `model`, layer by weight-bearing layer in graph
+    order; any difference in the weights' shapes is an error naming the first one (another architecture or
+    other builder arguments), never a silent partial load."""
+    from fer_platform.models import load_model
+
+    if not Path(path).is_file():
+        raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph)")
+    source = load_model(path)
+    ours = [w.shape for w in model.get_weights()]
+    theirs = [w.shape for w in source.get_weights()]
+    if ours != theirs:
+        first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        raise InvalidArgument(f"train init_from: {path} is another graph ({len(theirs)} weight tensors, this recipe "
+                              f"has {len(ours)}; the first difference is tensor {first}: "
+                              f"{theirs[first] if first < len(theirs) else 'none'} vs "
+                              f"{ours[first] if first < len(ours) else 'none'})")
+    model.set_weights(source.get_weights())
+
+
 def build_compiled(settings: TrainSettings, steps_per_epoch: int):
     import keras  # start-up cost, as above
 
     model = build_recipe_model(settings)
+    if settings.init_from:
+        warm_start(model, settings.init_from)
     model.compile(
         optimizer=make_optimizer(settings, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),

@@ -1,0 +1,38 @@
+"""`init_from`: a recipe starts from a saved model's weights (fine-tuning a release member), or says why not."""
+
+import numpy as np
+import pytest
+
+from fer_platform.errors import InvalidArgument
+from tests.training.recipes import small_cnn
+
+
+def test_a_recipe_starts_from_the_saved_weights_and_may_change_its_augmentation(tmp_path, small_dataset):
+    from fer_platform.models import build_recipe_model
+    from fer_platform.training.checkpoints import fingerprint
+    from fer_platform.training.recipe import build_compiled
+
+    base = small_cnn()
+    saved = build_recipe_model(base)
+    saved.save(tmp_path / "member.keras")
+    camera = base.augment.model_copy(update={"blur": 0.3, "brightness": 0.2})  # adds a layer without weights
+    warm = base.model_copy(update={"init_from": str(tmp_path / "member.keras"), "augment": camera})
+    model = build_compiled(warm, steps_per_epoch=3)
+    for ours, theirs in zip(model.get_weights(), saved.get_weights(), strict=True):
+        assert np.array_equal(ours, theirs)
+    cold = build_compiled(base.model_copy(update={"augment": camera}), steps_per_epoch=3)
+    assert not all(np.array_equal(a, b) for a, b in zip(cold.get_weights(), saved.get_weights(), strict=True))
+    # Another starting point is another training: its checkpoints never resume this one's.
+    assert fingerprint(warm, small_dataset) != fingerprint(base.model_copy(update={"augment": camera}), small_dataset)
+
+
+def test_another_graph_or_a_missing_file_is_one_clear_error(tmp_path):
+    from fer_platform.models import build_recipe_model
+    from fer_platform.training.recipe import build_compiled
+
+    wider = small_cnn(**{"train.archs.cnn.model.widths": [16, 32, 128]})
+    build_recipe_model(wider).save(tmp_path / "wider.keras")
+    with pytest.raises(InvalidArgument, match=r"wider.keras is another graph .*first difference is tensor"):
+        build_compiled(small_cnn().model_copy(update={"init_from": str(tmp_path / "wider.keras")}), 3)
+    with pytest.raises(InvalidArgument, match="init_from: .*nowhere.keras not found"):
+        build_compiled(small_cnn().model_copy(update={"init_from": str(tmp_path / "nowhere.keras")}), 3)
