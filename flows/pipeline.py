@@ -1,5 +1,5 @@
-"""The whole pipeline as one Prefect flow run: ingest -> validate -> train (every architecture, on the configured
-task runner: threads or a Dask cluster) -> evaluate -> promote -> package.
+"""The whole pipeline as one Prefect flow run: ingest -> validate -> in_frame -> train (every architecture, on the
+configured task runner: threads or a Dask cluster) -> evaluate -> promote -> package.
 
 This is what a Prefect deployment runs (prefect.yaml; README "Scaling out"): one flow run in the Prefect UI with
 each stage a subflow, training spread over Dask workers. `dvc repro` runs the same stages one DVC stage at a
@@ -19,6 +19,7 @@ from fer_platform.cli import run_stage
 from fer_platform.config import apply_overrides, load_params
 from fer_platform.io import write_json, write_with
 from flows.evaluate import evaluate_flow
+from flows.in_frame import in_frame_flow
 from flows.ingest import ingest_flow
 from flows.package import package_flow
 from flows.promote import promote_flow
@@ -48,6 +49,7 @@ def pipeline_flow(params: str = "params.yaml", profile: str | None = None, packa
     report: dict = {"params": params, "pid": os.getpid(), "host": socket.gethostname(),  # where the flow ran
                     "ingest": {k: manifest[k] for k in ("n_images", "split_sizes")}}
     report["validate"] = {"success": validate_flow(params)["success"]}
+    report["in_frame"] = in_frame_flow(params)
     report["train"] = train_flow(params)
     report["evaluate"] = evaluate_flow(params)
     report["promote"] = promote_flow(params)

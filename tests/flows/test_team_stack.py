@@ -57,6 +57,7 @@ def test_the_pipeline_deployment_runs_through_a_worker_and_trains_on_a_dask_clus
     assert re.search(r"pipeline done: \w+ -> @(champion|challenger)", logs), logs[-3000:]
     report = json.loads((root / "reports/pipeline.json").read_text())
     assert report["ingest"]["n_images"] == 126 and report["validate"]["success"], report
+    assert report["in_frame"]["PublicTest"]["faces"] == 28, report["in_frame"]  # the smoke profile's 4 per class
     assert sorted(e["arch"] for e in report["evaluate"]) == sorted(ARCHS), report["evaluate"]
     flow_pid = report["pid"]  # the train subflow runs in the pipeline's process; its trainings on the cluster
     trained = {r["arch"]: r["pid"] for r in report["train"]}
