@@ -110,7 +110,8 @@ def test_a_teammate_pulls_the_finished_quick_run_with_nothing_to_rerun(quick_pro
     """The quick run's outputs pushed to S3; a fresh clone of its commit pulls them and `dvc status` is clean."""
     root, env = quick_project
     run(["dvc", "exp", "branch", QUICK_EXPERIMENT, "teammate"], root, env)
-    pushed = run(["dvc", "push", "-r", "team", "ingest", "validate", "train", "evaluate", "promote", "package"],
+    pushed = run(["dvc", "push", "-r", "team", "ingest", "validate", "in_frame", "train", "evaluate", "promote",
+                  "package"],
                  root, team_stack.dvc_remote(root, env), timeout=900)
     assert "pushed" in pushed.stdout, pushed.stdout
 
