@@ -10,12 +10,15 @@ from fer_platform.cli import run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.evaluation.in_frame import save_searches, search_test_splits
+from fer_platform.faces import DetectorSettings, FaceDetector
 
 
 @task(name="search-test-faces-in-frames")
 def in_frame_task(params: str) -> dict:
-    faces = load_params(params).evaluate.in_frame_faces
-    searches = search_test_splits(load_dataset(paths.DATASET), faces)
+    loaded = load_params(params)
+    serve = loaded.serve  # the service's own Haar settings: what /detect would find in these frames
+    detector = FaceDetector(DetectorSettings(serve.haar_scale_factor, serve.haar_min_neighbors, serve.haar_min_face))
+    searches = search_test_splits(load_dataset(paths.DATASET), loaded.evaluate.in_frame_faces, detector=detector)
     save_searches(paths.IN_FRAME, searches)
     return {split: {"faces": len(labels), "detected": int(found.found.sum())}
             for split, (labels, found) in searches.items()}

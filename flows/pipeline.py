@@ -12,12 +12,10 @@ import os
 import socket
 from pathlib import Path
 
-import yaml
 from prefect import flow
 
-from fer_platform.cli import run_stage
-from fer_platform.config import apply_overrides, load_params
-from fer_platform.io import write_json, write_with
+from fer_platform.cli import run_stage, write_profile_params
+from fer_platform.io import write_json
 from flows.evaluate import evaluate_flow
 from flows.in_frame import in_frame_flow
 from flows.ingest import ingest_flow
@@ -31,13 +29,7 @@ PIPELINE_REPORT = Path("reports/pipeline.json")
 
 def profile_params(params: str, profile: str) -> str:
     """params.yaml with a profile's overrides applied, as a file every stage (and every Dask worker) reads."""
-    overrides = load_params(params).profile(profile)
-    resolved = apply_overrides(yaml.safe_load(Path(params).read_text()), overrides)
-    out = Path("artifacts/pipeline") / f"params.{profile}.yaml"
-    text = f"# {params} with profile {profile!r} applied by flows.pipeline\n" + yaml.safe_dump(resolved, sort_keys=False)
-    write_with(out, lambda tmp: tmp.write_text(text))
-    load_params(out)  # the result must validate as the original did
-    return str(out)
+    return str(write_profile_params(params, profile, Path("artifacts/pipeline") / f"params.{profile}.yaml"))
 
 
 @flow(name="pipeline", log_prints=True)

@@ -52,3 +52,17 @@ def test_profile_write_gives_a_params_file_with_the_profile_applied(tmp_path, ca
     assert load_params(out).train_settings("resnet32") == load_params(REPO / "params.yaml").train_settings("resnet32")
     assert main(["profile", "nope", "--params", str(REPO / "params.yaml"), "--write", str(out)]) == 1
     assert "unknown profile 'nope'" in capsys.readouterr().err
+    # A profile that makes the params invalid is one line naming the key, and nothing is written.
+    import yaml
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["profiles"]["broken"] = {"train.common.epochs": -1}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    bad = tmp_path / "bad.yaml"
+    assert main(["profile", "broken", "--params", str(tmp_path / "params.yaml"), "--write", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "profile 'broken'" in err and "epochs" in err and "Traceback" not in err and not bad.exists()
+    assert list(tmp_path.glob(".bad.yaml*")) == []
+    assert main(["profile", "robust", "--params", str(tmp_path / "params.yaml"),
+                 "--write", str(tmp_path / "params.yaml")]) == 1  # never over the params file itself
+    assert "is the params file itself" in capsys.readouterr().err

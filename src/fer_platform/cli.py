@@ -121,6 +121,26 @@ def profile_overrides(profile: str, params_path: str = "params.yaml") -> list[st
     return [f"{'' if has_dotted(raw, key) else '+'}{key}={_yaml_value(value)}" for key, value in overrides.items()]
 
 
+def write_profile_params(params: str | Path, profile: str, out: str | Path) -> Path:
+    """`params` with a profile's overrides applied, written to `out` as the file every stage (and every Dask
+    worker) reads. Validated before anything is written; never over `params` itself."""
+    if Path(out).resolve() == Path(params).resolve():
+        raise ConfigError(f"{out}: is the params file itself; write the profile's params to another file")
+    overrides = load_params(params).profile(profile)
+    applied = apply_overrides(yaml.safe_load(Path(params).read_text()), overrides)
+    text = f"# {params} with profile {profile!r} applied (fer-platform profile --write)\n"
+
+    def write_checked(tmp: Path) -> None:
+        tmp.write_text(text + yaml.safe_dump(applied, sort_keys=False))
+        try:
+            load_params(tmp)  # before the rename: an invalid result is never written
+        except ConfigError as err:
+            raise ConfigError(f"profile {profile!r}: {str(err).replace(str(tmp), str(out))}", err.items) from None
+
+    write_with(out, write_checked)
+    return Path(out)
+
+
 def _yaml_value(value: Any) -> str:
     if value is None:
         return "null"
@@ -154,10 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report("fer-platform", err)
     if args.command == "profile":
         if args.write:
-            raw = yaml.safe_load(Path(args.params).read_text())
-            applied = apply_overrides(raw, load_params(args.params).profile(args.name))
-            write_with(args.write, lambda tmp: tmp.write_text(yaml.safe_dump(applied, sort_keys=False)))
-            load_params(args.write)  # what was written validates
+            try:
+                write_profile_params(args.params, args.name, args.write)
+            except ConfigError as err:
+                return report("fer-platform", err)
             print(f"{args.write}: {args.params} with profile {args.name} applied")
         else:
             print("\n".join(overrides))

@@ -16,7 +16,8 @@ PLUMBING = ("fer_platform.cli", "fer_platform.io", "fer_platform.paths", "fer_pl
             "fer_platform.config_errors", "fer_platform.overrides", "fer_platform.prefect_api",
             "fer_platform.workspace", "fer_platform.lineage", "fer_platform.labels", "fer_platform.contract",
             "fer_platform", "fer_platform.models", "fer_platform.models.architectures")
-STAGE_FLOWS = {"train": "flows.train", "evaluate": "flows.evaluate", "promote": "flows.promote"}
+STAGE_FLOWS = {"in_frame": "flows.in_frame", "train": "flows.train", "evaluate": "flows.evaluate",
+               "promote": "flows.promote"}
 
 
 def _module_file(module: str) -> Path | None:
@@ -29,12 +30,16 @@ def _module_file(module: str) -> Path | None:
 
 
 def imported_modules(module: str, seen: set[str] | None = None) -> set[str]:
-    """Every fer_platform/flows module `module` imports, transitively, lazy imports inside functions included."""
+    """Every fer_platform/flows module `module` imports, transitively, lazy imports inside functions included;
+    not through PLUMBING (what entry plumbing imports, e.g. the layers registered for loading a model, runs for
+    the plumbing, not for the stage)."""
     seen = set() if seen is None else seen
     path = _module_file(module)
     if path is None or module in seen:
         return seen
     seen.add(module)
+    if module in PLUMBING:
+        return seen
     for node in ast.walk(ast.parse(path.read_text())):
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
             [node.module] if isinstance(node, ast.ImportFrom) and node.module else []

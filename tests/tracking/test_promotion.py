@@ -24,6 +24,8 @@ def test_decide_gate():
     assert decide(0.605, 0.60, 0.01)[0] == CHALLENGER
     alias, reason = decide(0.50, 0.60, 0.0)
     assert alias == CHALLENGER and "champion kept" in reason
+    # The faces both were scored on are named: a recipe's subset is not the champion card's full PublicTest.
+    assert "champion 0.6000 on the same 350 PublicTest faces" in decide(0.50, 0.60, 0.0, n=350)[1]
 
 
 def test_robustness_guard_refuses_a_more_fragile_winner_only():

@@ -36,3 +36,12 @@ def test_another_graph_or_a_missing_file_is_one_clear_error(tmp_path):
         build_compiled(small_cnn().model_copy(update={"init_from": str(tmp_path / "wider.keras")}), 3)
     with pytest.raises(InvalidArgument, match="init_from: .*nowhere.keras not found"):
         build_compiled(small_cnn().model_copy(update={"init_from": str(tmp_path / "nowhere.keras")}), 3)
+
+
+def test_a_missing_warm_start_file_stops_the_training_before_it_starts(tmp_path, small_dataset):
+    from fer_platform.training.fit import train_architecture
+
+    settings = small_cnn(epochs=1).model_copy(update={"init_from": str(tmp_path / "gone.keras")})
+    with pytest.raises(InvalidArgument, match="init_from: .*gone.keras not found"):
+        train_architecture("cnn", settings, small_dataset, tmp_path / "ckpt", tmp_path / "out", tracking=False)
+    assert not (tmp_path / "out").exists()

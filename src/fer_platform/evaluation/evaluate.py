@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_platform.config import TrainSettings
+from fer_platform.config import EvaluateSettings, TrainSettings
 from fer_platform.data.dataset import FerDataset
 from fer_platform.data.splits import recipe_splits
 from fer_platform.evaluation.in_frame import pipeline_report
@@ -22,7 +22,8 @@ SUMMARY_FILE = "summary.json"  # beside the plots: arch, n and per-class recall 
 
 
 def evaluate_model(model, dataset: FerDataset, settings: TrainSettings,
-                   in_frame: dict[str, tuple] | None = None, robustness_faces: int | None = None) -> dict[str, dict]:
+                   in_frame: dict[str, tuple] | None = None,
+                   robustness_faces: int | None = EvaluateSettings().robustness_faces) -> dict[str, dict]:
     """{PublicTest: report, PrivateTest: report} on exactly the images the recipe selects/reports on; with
     `in_frame` (evaluation.in_frame.load_searches), also the pipeline accuracy on the faces found in frames."""
     splits = recipe_splits(dataset, settings)

@@ -118,12 +118,15 @@ def pipeline_report(probabilities: np.ndarray, labels: np.ndarray, in_frame: InF
 SEED = 2019  # fixed, like the robustness suite's: every architecture is scored on the same frames
 
 
-def search_test_splits(dataset: FerDataset, faces_per_split: int, seed: int = SEED) -> dict[str, tuple]:
-    """{PublicTest: (labels, InFrameFaces), PrivateTest: ...} for a class-balanced, seeded subset of each."""
+def search_test_splits(dataset: FerDataset, faces_per_split: int, seed: int = SEED,
+                       detector: FaceDetector | None = None) -> dict[str, tuple]:
+    """{PublicTest: (labels, InFrameFaces), PrivateTest: ...} for a class-balanced, seeded subset of each: up to
+    faces_per_split / 7 faces of each class (FER2013's test splits hold only 55-56 `disgust` faces)."""
+    detector = detector or FaceDetector()
     out = {}
     for offset, split in enumerate((SELECTION, REPORT)):
         faces = cap_per_class(dataset.split(split), max(1, faces_per_split // NUM_CLASSES), seed)
-        out[split] = (faces.labels, detect_in_frames(faces.images, seed + offset))
+        out[split] = (faces.labels, detect_in_frames(faces.images, seed + offset, detector))
     return out
 
 

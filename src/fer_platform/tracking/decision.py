@@ -42,15 +42,18 @@ def best_candidate(candidates: list[Candidate]) -> Candidate:
     return max(candidates, key=lambda c: (c.publictest_accuracy, c.arch))
 
 
-def decide(candidate_accuracy: float, champion_accuracy: float | None, min_improvement: float) -> tuple[str, str]:
-    """(alias, reason). `champion` only if there is none or the candidate beats it by the margin."""
+def decide(candidate_accuracy: float, champion_accuracy: float | None, min_improvement: float,
+           n: int | None = None) -> tuple[str, str]:
+    """(alias, reason). `champion` only if there is none or the candidate beats it by the margin. `n`: how many
+    PublicTest faces both were scored on (a recipe's subset scores the champion lower than its card's full split)."""
+    on = f" on the same {n} PublicTest faces" if n else ""
     if champion_accuracy is None:
         return CHAMPION, f"no champion yet; candidate PublicTest accuracy {candidate_accuracy:.4f}"
     gain = candidate_accuracy - champion_accuracy
     if gain >= min_improvement:
-        return CHAMPION, (f"PublicTest accuracy {candidate_accuracy:.4f} beats champion {champion_accuracy:.4f} "
+        return CHAMPION, (f"PublicTest accuracy {candidate_accuracy:.4f} beats champion {champion_accuracy:.4f}{on} "
                           f"by {gain:+.4f} >= margin {min_improvement}")
-    return CHALLENGER, (f"PublicTest accuracy {candidate_accuracy:.4f} vs champion {champion_accuracy:.4f} "
+    return CHALLENGER, (f"PublicTest accuracy {candidate_accuracy:.4f} vs champion {champion_accuracy:.4f}{on} "
                         f"({gain:+.4f}) is below the margin {min_improvement}; champion kept")
 
 

@@ -54,7 +54,7 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
     candidate = best_candidate(candidates)
     try:
         model = load_logged_model(candidate.model_uri)
-    except Exception as err:
+    except Exception as err:  # a store that cannot be read (locked, down): one line, nothing changed
         raise RegistryUnavailable(f"cannot load {candidate.model_uri} from the MLflow store: "
                                   f"{str(err).splitlines()[0][:300]}; nothing was changed") from err
     problem = non_finite_problem(model, selection_images)
@@ -68,7 +68,8 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
             champion_version = None if champion is None else str(champion.version)
             champion_accuracy = None if champion is None else score_registered(
                 f"models:/{registered_model}/{champion_version}", selection_images, selection_labels)
-            alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement)
+            alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement,
+                                   len(selection_labels))
             champion_robustness = None
             if alias == CHAMPION and champion is not None and candidate.publictest_robustness is not None:
                 # Only when accuracy alone would move `champion`: 25 perturbed copies of the faces cost time.

@@ -29,6 +29,7 @@ from fer_platform.training.mixup import mixup_batches
 from fer_platform.training.recipe import (
     as_model_input,
     build_compiled,
+    check_init_from,
     class_weights,
     one_hot,
     schedule_callbacks,
@@ -66,6 +67,7 @@ def train_architecture(
     train, selection = splits[TRAIN], splits[SELECTION]
     x_train, y_train = as_model_input(train.images), one_hot(train.labels)
     check_teacher(settings)
+    check_init_from(settings.init_from)
     if settings.distill:  # the teacher's view of every training face, once
         y_train = soft_targets(settings, train.images, y_train)
         print(f"[{arch}] distilling from {settings.distill.teacher} (weight {settings.distill.weight}, "

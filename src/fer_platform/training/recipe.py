@@ -71,14 +71,19 @@ def schedule_callbacks(settings: TrainSettings) -> list:
                                               min_lr=settings.learning_rate * 1e-3, verbose=0)]
 
 
+def check_init_from(path: str | None) -> None:
+    """A missing warm-start file is one line before anything trains (the checkpoint fingerprint reads it)."""
+    if path and not Path(path).is_file():
+        raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph)")
+
+
 def warm_start(model, path: str) -> None:
     """Copy the weights of the saved model at `path` into `model`, layer by weight-bearing layer in graph
     order; any difference in the weights' shapes is an error naming the first one (another architecture or
     other builder arguments), never a silent partial load."""
     from fer_platform.models import load_model
 
-    if not Path(path).is_file():
-        raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph)")
+    check_init_from(path)
     source = load_model(path)
     ours = [w.shape for w in model.get_weights()]
     theirs = [w.shape for w in source.get_weights()]
