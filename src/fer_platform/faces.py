@@ -65,6 +65,16 @@ class FaceDetector:
         return sorted((_clip(b, gray.shape) for b in found), key=lambda b: -b[2] * b[3])
 
 
+def iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes (tracking, and whether a detection found a face)."""
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0, min(ax2, bx2) - max(a[0], b[0]))
+    ih = max(0, min(ay2, by2) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
 def _clip(box: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """A mapped-back box kept inside the frame (rounding can push it a pixel over the edge)."""
     x, y, w, h = box

@@ -13,18 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_platform.faces import iou
 from fer_platform.labels import NUM_CLASSES
 
+__all__ = ["Box", "FaceTracker", "Track", "iou"]
+
 Box = tuple[int, int, int, int]
-
-
-def iou(a: Box, b: Box) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0, min(ax2, bx2) - max(a[0], b[0]))
-    ih = max(0, min(ay2, by2) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 
 from fer_platform.data.dataset import FerDataset
 from fer_platform.data.splits import cap_per_class
-from fer_platform.faces import FaceDetector, crop_faces
+from fer_platform.faces import FaceDetector, crop_faces, iou
 from fer_platform.io import write_with
 from fer_platform.labels import NUM_CLASSES, REPORT, SELECTION
 
@@ -81,14 +81,6 @@ def compose_frame(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarra
     return frame, (x0 + pad, y0 + pad, side, side)
 
 
-def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix, iy = max(0, min(ax + aw, bx + bw) - max(ax, bx)), max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
-
-
 def detect_in_frames(faces: np.ndarray, seed: int, detector: FaceDetector | None = None) -> InFrameFaces:
     """Each face in its own seeded frame, searched by the service's detector; the crop of its best box."""
     detector = detector or FaceDetector()
@@ -96,8 +88,8 @@ def detect_in_frames(faces: np.ndarray, seed: int, detector: FaceDetector | None
     for i, face in enumerate(np.asarray(faces, np.uint8)):
         frame, truth = compose_frame(face, np.random.default_rng([seed, i]))
         boxes = detector.detect(frame)
-        best = max(boxes, key=lambda b: _iou(b, truth), default=None)
-        hit = best is not None and _iou(best, truth) >= MIN_IOU
+        best = max(boxes, key=lambda b: iou(b, truth), default=None)
+        hit = best is not None and iou(best, truth) >= MIN_IOU
         found.append(hit)
         sides.append(truth[2])
         if hit:
