@@ -66,15 +66,17 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
         for _attempt in range(MAX_ATTEMPTS):
             champion = aliased_version(registered_model, CHAMPION)
             champion_version = None if champion is None else str(champion.version)
-            champion_accuracy = None if champion is None else score_registered(
-                f"models:/{registered_model}/{champion_version}", selection_images, selection_labels)
+            champion_model = None if champion is None else load_logged_model(
+                f"models:/{registered_model}/{champion_version}")
+            champion_accuracy = None if champion_model is None else accuracy_of(
+                champion_model, selection_images, selection_labels)
             alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement,
                                    len(selection_labels))
             champion_robustness = None
-            if alias == CHAMPION and champion is not None and candidate.publictest_robustness is not None:
+            if alias == CHAMPION and champion_model is not None and candidate.publictest_robustness is not None:
                 # Only when accuracy alone would move `champion`: 25 perturbed copies of the faces cost time.
-                champion_robustness = robustness_registered(f"models:/{registered_model}/{champion_version}",
-                                                            selection_images, selection_labels, robustness_faces)
+                champion_robustness = robustness_of(champion_model, selection_images, selection_labels,
+                                                    robustness_faces)
                 alias, reason = guard_robustness(alias, reason, candidate.publictest_robustness,
                                                  champion_robustness, max_robustness_drop)
             tags = _tags(candidate, candidates, alias, reason, champion_version)
@@ -113,13 +115,12 @@ def _tags(candidate: Candidate, candidates: list[Candidate], alias: str, reason:
     }
 
 
-def score_registered(model_uri: str, images: np.ndarray, labels: np.ndarray) -> float:
-    probs = predict_probabilities(load_logged_model(model_uri), images)
+def accuracy_of(model, images: np.ndarray, labels: np.ndarray) -> float:
+    probs = predict_probabilities(model, images)
     return float((probs.argmax(axis=1) == labels).mean())
 
 
-def robustness_registered(model_uri: str, images: np.ndarray, labels: np.ndarray, max_faces: int | None) -> float:
-    """The robustness mean of a registered model on the faces (and subset) the candidate's evaluation used."""
-    model = load_logged_model(model_uri)
+def robustness_of(model, images: np.ndarray, labels: np.ndarray, max_faces: int | None) -> float:
+    """The robustness mean of a model on the faces (and subset) the candidate's evaluation used."""
     return robustness_report(lambda faces: predict_probabilities(model, faces), images, labels,
                              max_faces=max_faces)["mean"]
