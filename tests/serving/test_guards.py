@@ -173,3 +173,35 @@ def test_a_typed_route_answers_a_request_without_content_type_with_415():
                               "status": 415}
     assert "takes multipart/form-data" in detect.json()["error"]
     assert untyped.status_code == 200 and seen == ["/livez"]
+
+
+def test_a_json_field_the_route_does_not_take_is_named_not_dropped():
+    """BentoML drops unknown fields without a word, so a misspelt `face_b64` got "send exactly one of ..." back:
+    the guard names the field and the nearest one the route takes (422), and passes everything else on."""
+    from fer_platform.serving.error_shape import ErrorShape
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json", "/info": "application/json"},
+                                 max_bytes=1000, json_fields={"/predict": ("faces", "faces_b64"), "/info": ()}))
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test") as client:
+            return [await client.post(path, json=body) for path, body in [
+                ("/predict", {"face_b64": "AAAA"}), ("/predict", {"faces_b64": "AAAA", "top_k": 2}),
+                ("/info", {"verbose": True}), ("/predict", {"faces_b64": "AAAA"}), ("/info", {}),
+                ("/predict", [1, 2])]]  # not an object: BentoML's own validation answers it
+
+    misspelt, extra, info, good, empty, not_object = asyncio.run(scenario())
+    assert misspelt.status_code == extra.status_code == info.status_code == 422
+    assert misspelt.json()["error"] == ("/predict does not take `face_b64` (did you mean `faces_b64`?); "
+                                        "it takes `faces` or `faces_b64`")
+    assert "does not take `top_k`;" in extra.json()["error"]
+    assert info.json()["error"] == "/info does not take `verbose`; it takes no fields (send {})"
+    assert good.status_code == empty.status_code == not_object.status_code == 200
+    assert seen == ["/predict", "/info", "/predict"]

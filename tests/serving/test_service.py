@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -82,8 +83,6 @@ def test_concurrent_requests_are_merged_into_fewer_inference_calls(release_serve
 
 
 def test_detect_finds_and_classifies_faces(release_server, faces):
-    import cv2
-
     images, _ = faces
     frame, boxes = compose([images[0], images[7]], [(165, 240), (475, 240)])
     ok, jpeg = cv2.imencode(".jpg", frame)
@@ -119,6 +118,36 @@ def test_the_openapi_document_describes_this_service(release_server):
         examples = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]["examples"]
         for example in examples.values():  # every documented example is a request the service accepts
             assert httpx.post(f"{release_server.url}{route}", json=example["value"], timeout=30).status_code == 200
+
+
+def test_the_openapi_document_declares_real_answers_and_errors(release_server, faces):
+    """Each route's 200 schema is what the service answers (checked on real answers, extra keys refused), and
+    its error statuses are the ones it sends (every one the bad-input catalogue expects), in the error shape."""
+    import jsonschema
+    from tests.serving.bad_inputs import CATALOGUE
+
+    spec = httpx.get(f"{release_server.url}/docs.json", timeout=30).json()
+
+    def schema(route: str, status: str) -> dict:
+        ref = spec["paths"][route]["post"]["responses"][status]["content"]["application/json"]["schema"]
+        return {**ref, "components": spec["components"]}
+
+    photo = cv2.imencode(".png", compose([faces[0][0], faces[0][7]], [(165, 240), (475, 240)])[0])[1].tobytes()
+    answers = {"/predict": post_predict(release_server.url, faces=faces[0][:2].tolist()),
+               "/detect": httpx.post(f"{release_server.url}/detect", files={"image": ("a.png", photo, "image/png")},
+                                     timeout=60),
+               "/info": httpx.post(f"{release_server.url}/info", json={}, timeout=30)}
+    for route, answer in answers.items():
+        assert answer.status_code == 200, (route, answer.text)
+        jsonschema.validate(answer.json(), schema(route, "200"))
+    assert answers["/detect"].json()["faces"], "the composed photo's faces were found"
+    with pytest.raises(jsonschema.ValidationError):  # the schema is strict: an extra key is not a Face
+        jsonschema.validate({**answers["/predict"].json(), "extra": 1}, schema("/predict", "200"))
+    expected = {(c.route, c.status) for c in CATALOGUE if c.status not in (None, 404, 405)}  # 404/405: no route
+    for route, status in sorted(expected):
+        declared = spec["paths"][route]["post"]["responses"]
+        assert str(status) in declared, f"{route} answers {status} but the document does not say so"
+        jsonschema.validate({"error": "x", "status": status}, schema(route, str(status)))
 
 
 def test_health_and_metrics_routes(release_server):

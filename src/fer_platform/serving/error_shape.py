@@ -25,8 +25,16 @@ class ErrorShape:
             return
         await self.app(scope, receive, rewriting_send(
             send, hold=lambda start: start["status"] >= 400,
-            rewrite=lambda start, body: (json.dumps(error_body(start["status"], body)).encode(),
-                                         b"application/json")))
+            rewrite=lambda start, body: (json.dumps(_shaped(scope, start, body)).encode(), b"application/json")))
+
+
+def _shaped(scope: dict[str, Any], start: dict[str, Any], body: bytes) -> dict[str, Any]:
+    shaped = error_body(start["status"], body)
+    if start["status"] == 405:  # say what would work: Starlette's bare "Method Not Allowed" does not
+        allowed = dict(start.get("headers", [])).get(b"allow", b"").decode("latin-1")
+        shaped["error"] = f"method not allowed: {scope['method']} {scope['path']}" + (
+            f"; use {allowed}" if allowed else "")
+    return shaped
 
 
 def error_body(status: int, body: bytes) -> dict[str, Any]:

@@ -12,11 +12,13 @@ JSON route made BentoML fail with a 500; a body without a Content-Type is refuse
 `max_bytes`, counted as the body streams in (no Content-Length needed), within `timeout_s` (a client that
 stalls mid-body gets a 408 instead of holding a request slot). The body is read in full here and handed on as
 one message, so these answers never depend on how BentoML handles an error raised while it reads; a multipart
-form is checked for its shape first (serving.forms).
+form is checked for its shape first (serving.forms), and a JSON object for fields the route does not take
+(BentoML would drop a misspelt `face_b64` without a word and answer about the field it then misses).
 """
 
 from __future__ import annotations
 
+import difflib
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
@@ -65,12 +67,14 @@ class OverloadGuard:
 
 class BodyGuard:
     """`routes` maps a path to the content type it takes (e.g. "application/json", "multipart/form-data");
-    `file_fields` maps a multipart path to the one file part it takes."""
+    `file_fields` maps a multipart path to the one file part it takes; `json_fields` a JSON path to the fields
+    it takes."""
 
     def __init__(self, app, routes: dict[str, str], max_bytes: int, timeout_s: float = 10.0,
-                 file_fields: dict[str, str] | None = None):
+                 file_fields: dict[str, str] | None = None, json_fields: dict[str, Iterable[str]] | None = None):
         self.app, self.routes, self.max_bytes, self.timeout_s = app, routes, max_bytes, timeout_s
         self.file_fields = file_fields or {}
+        self.json_fields = {path: tuple(fields) for path, fields in (json_fields or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         expected = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -104,6 +108,12 @@ class BodyGuard:
             if problem:
                 await respond(send, 400, problem)
                 return
+        fields = self.json_fields.get(scope["path"])
+        if fields is not None and kind == "application/json":
+            problem = unknown_fields_problem(scope["path"], body, fields)
+            if problem:
+                await respond(send, 422, problem)
+                return
         await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, receive: Receive) -> bytes:
@@ -119,6 +129,28 @@ class BodyGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def unknown_fields_problem(path: str, body: bytes, fields: tuple[str, ...]) -> str | None:
+    """A message naming each top-level field of a JSON object that the route does not take, or None (also for a
+    body that is not a JSON object: BentoML's own validation answers that)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    unknown = [key for key in data if key not in fields]
+    if not unknown:
+        return None
+    named = ", ".join(f"`{key}`" + _did_you_mean(key, fields) for key in unknown)
+    takes = " or ".join(f"`{f}`" for f in fields) if fields else "no fields (send {})"
+    return f"{path} does not take {named}; it takes {takes}"
+
+
+def _did_you_mean(key: str, fields: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 class _TooLarge(Exception):

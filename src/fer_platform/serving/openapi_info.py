@@ -1,5 +1,6 @@
 """The OpenAPI document a user reads at `/` and `/docs.json`: a real title, the package and model versions, a
-description, and an example request per route. BentoML titles it with the service's Python name, version
+description, an example request per route, and what each route really answers (serving.api_schemas). BentoML
+titles it with the service's Python name, version
 "None" and its own boilerplate, and has no hook for this, so the document is rewritten on its way out."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from fer_platform.serving.api_schemas import ROUTES, SCHEMAS, responses
 from fer_platform.serving.guards import rewriting_send
 
 TITLE = "FER service: facial expression recognition"
@@ -48,10 +50,17 @@ class OpenAPIInfo:
 
 
 def describe(spec: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
-    """The spec with our title, version, description and examples."""
+    """The spec with our title, version, description, examples and responses."""
     version = "; ".join(f"{k} {v}" for k, v in versions.items())
     spec["info"] = {**spec.get("info", {}), "title": TITLE, "version": version, "description": DESCRIPTION}
     spec["info"].pop("contact", None)
+    for path in ROUTES:
+        operation = spec.get("paths", {}).get(path, {}).get("post")
+        if operation is not None:
+            operation["responses"] = responses(path)
+    spec.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    for unused in ("InvalidArgument", "NotFound", "InternalServerError"):  # BentoML's, now referenced nowhere
+        spec["components"]["schemas"].pop(unused, None)
     for path, by_type in EXAMPLES.items():
         content = spec.get("paths", {}).get(path, {}).get("post", {}).get("requestBody", {}).get("content", {})
         for media, examples in by_type.items():

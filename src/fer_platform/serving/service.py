@@ -137,7 +137,8 @@ FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""))
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
     "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
-    file_fields={"/detect": "image"})
+    file_fields={"/detect": "image"},
+    json_fields={f"/{name}": tuple(FerService.apis[name].input_spec.model_fields) for name in ("predict", "info")})
 
 
 def _versions(bento_model) -> dict[str, str]:
