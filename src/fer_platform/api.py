@@ -12,9 +12,10 @@ the service's /detect), in one call.
     #   "probabilities": {"angry": 0.01, ..., "neutral": 0.02}}]
     fer.classify(crops)                 # (N, 48, 48) uint8 face crops: the same dicts, without boxes
 
-In process, faces are found with the same Haar detector and settings as the service, and classified by the
-Keras model (TensorFlow is imported on the first call, ~13 s). Against a service, the image is sent to /detect
-(and crops to /predict), so the answer is the served model's.
+In process, faces are found with the same Haar detector and settings as the service. The release is classified
+by its ONNX graph in ONNX Runtime, as the service does (no TensorFlow: ready in about a second); a `.keras` file
+or the registry, by Keras (TensorFlow is imported, ~13 s). Against a service, the image is sent to /detect (and
+crops to /predict), so the answer is the served model's.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.errors import UserError
 from fer_platform.faces import FaceDetector, crop_faces, to_gray
 from fer_platform.labels import face_result
-from fer_platform.release import RELEASE_DIR
-from fer_platform.release.export import MODEL_FILE
+from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
 
 Faces = list[dict[str, Any]]
 
@@ -45,18 +45,28 @@ class FER:
         self._detector: FaceDetector | None = None
 
     @classmethod
-    def from_release(cls, release_dir: str | Path = RELEASE_DIR) -> FER:
-        path = Path(release_dir) / MODEL_FILE
+    def from_release(cls, release_dir: str | Path = RELEASE_DIR, threads: int = 1) -> FER:
+        """The committed release's ONNX graph (parity-checked against its model.keras when it was written)."""
+        path = Path(release_dir) / ONNX_FILE
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no release model (run from the project root, or pass release_dir)")
-        return cls.from_model_file(path)
+            keras_file = Path(release_dir) / MODEL_FILE
+            fix = (f"write it: python -m fer_platform.release onnx --release {release_dir}" if keras_file.exists()
+                   else "run from the project root, or pass release_dir")
+            raise FileNotFoundError(f"{path}: no release model ({fix})")
+        return cls.from_model_file(path, threads)
 
     @classmethod
-    def from_model_file(cls, path: str | Path) -> FER:
-        """A Keras model file (a release, or a training's artifacts/models/<arch>/model.keras)."""
-        from fer_platform.models import load_model  # start-up cost: Keras only when a local model is used
+    def from_model_file(cls, path: str | Path, threads: int = 1) -> FER:
+        """An ONNX graph of the image contract (run by ONNX Runtime on `threads` threads), or a Keras model file
+        (a release's model.keras, a training's artifacts/models/<arch>/model.keras)."""
+        path = Path(path)
+        if path.suffix == ".onnx":
+            from fer_platform.serving.runtime import FaceClassifier  # ONNX Runtime only
 
-        model = load_model(Path(path), compile=False)
+            return cls(FaceClassifier(path, threads=threads).predict, source=str(path))
+        from fer_platform.models import load_model  # start-up cost: Keras only when a Keras model is used
+
+        model = load_model(path, compile=False)
         return cls(_keras_predict(model), source=str(path))
 
     @classmethod

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fer_platform.config import load_params
+from fer_platform.labels import EMOTIONS
 from tests.conftest import REPO
 
 
@@ -36,7 +37,7 @@ def _member_release(arch, small_dataset, tmp_path, crop=None, tta="centre"):
     state = {"epoch": 1, "best_epoch": 1, "train_seconds": 1.0,
              "history": [{"epoch": 1, "accuracy": 0.2, "loss": 2.0, "val_accuracy": 0.2, "val_loss": 2.0}]}
     export_release(tmp_path / f"{arch}_best.keras", arch, settings, state, small_dataset, tmp_path / arch,
-                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32}, tta=tta)
+                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32}, tta=tta, onnx=False)  # ONNX: the ensemble's
     return tmp_path / arch
 
 
@@ -68,6 +69,14 @@ def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset,
     assert card["epochs_completed"] == [1, 1] and card["privatetest"]["n"] == 42
     saved = json.loads((tmp_path / "ens/model_card.json").read_text())
     assert saved["size_bytes"] == (tmp_path / "ens/model.keras").stat().st_size
+    # Its ONNX graph, what the Python API runs: checked against the Keras graph on every PrivateTest face here
+    parity = json.loads((tmp_path / "ens/onnx_parity.json").read_text())
+    assert parity["ok"] and parity["faces"] == 42 and parity["max_abs_diff"] <= 1e-4
+    from fer_platform.api import FER
+
+    in_process = FER.from_release(tmp_path / "ens").classify(small_dataset.split("PrivateTest").images)
+    assert [f["label"] for f in in_process] == [EMOTIONS[i] for i in predict_probabilities(
+        load_model(tmp_path / "ens/model.keras"), small_dataset.split("PrivateTest").images).argmax(1)]
     assert "`resnet32`: 1/" in (tmp_path / "ens/MODEL_CARD.md").read_text()
     test = small_dataset.split("PrivateTest")
     predicted = predict_probabilities(load_model(tmp_path / "ens/model.keras"), test.images).argmax(axis=1)

@@ -50,3 +50,33 @@ def test_export_mistakes_are_one_line_not_tracebacks(tmp_path):
         out = subprocess.run([sys.executable, "-m", "fer_platform.release", "export", *args], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_the_committed_onnx_graph_is_the_committed_model(small_dataset):
+    """release/model.onnx (what FER.from_release runs, without TensorFlow) computes what release/model.keras
+    computes: its parity report, and the same probabilities on real faces here."""
+    from fer_platform.models import load_model
+    from fer_platform.models.inference import predict_probabilities
+    from fer_platform.serving.runtime import FaceClassifier
+
+    parity = json.loads((RELEASE / "onnx_parity.json").read_text())
+    assert parity["ok"] and parity["faces"] == 1024 and parity["identical_labels"] == 1024
+    faces = small_dataset.images[:64]
+    keras_probs = predict_probabilities(load_model(RELEASE / "model.keras", compile=False), faces)
+    onnx_probs = FaceClassifier(RELEASE / "model.onnx").predict(faces)
+    assert np.abs(keras_probs - onnx_probs).max() <= 1e-4
+
+
+def test_the_python_api_runs_the_release_without_tensorflow():
+    """#24: FER.from_release() was ready after 15 s (TensorFlow's import); on the ONNX graph it imports none."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from fer_platform.api import FER; fer = FER.from_release(); "
+            "label = fer.classify(np.full((1, 48, 48), 128, np.uint8))[0]['label']; "
+            "print(label, 'tensorflow' in sys.modules, 'keras' in sys.modules, fer.source)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    label, *flags = out.stdout.split()
+    assert label in EMOTIONS and flags == ["False", "False", "release/model.onnx"], out.stdout
+    assert out.stderr == "", out.stderr  # no library start-up noise either

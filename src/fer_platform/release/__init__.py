@@ -7,10 +7,17 @@
   bootstrap (release.bootstrap) release/ -> the first `champion` of an empty MLflow registry; later
             training competes with it through the normal promotion gate
 
+  onnx      (release.export) release/model.keras -> model.onnx, parity-checked: what the Python API runs in
+            process without TensorFlow (every export and ensemble writes it too)
+
   python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
   python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR
+  python -m fer_platform.release onnx [--release DIR]
 """
 
 from pathlib import Path
 
 RELEASE_DIR = Path("release")  # relative to the project root, like every path the stages use
+MODEL_FILE, CARD_FILE, CARD_MARKDOWN = "model.keras", "model_card.json", "MODEL_CARD.md"
+# The same model as ONNX, parity-checked: what the Python API runs in process, without TensorFlow.
+ONNX_FILE, ONNX_PARITY_FILE = "model.onnx", "onnx_parity.json"

@@ -12,14 +12,15 @@ from fer_platform.data.dataset import load_dataset
 from fer_platform.errors import USER_ERRORS, report
 from fer_platform.lineage import lineage_tags
 from fer_platform.paths import DATASET
-from fer_platform.release import RELEASE_DIR
-from fer_platform.release.export import ensemble_release, export_release, read_card
+from fer_platform.release import ONNX_FILE, RELEASE_DIR
+from fer_platform.release.export import ensemble_release, export_release, read_card, write_onnx
 from fer_platform.training.checkpoints import BEST, STATE
 
 
 def main(argv: list[str] | None = None) -> int:
     """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
-    python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR"""
+    python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR
+    python -m fer_platform.release onnx [--release DIR]"""
     parser = argparse.ArgumentParser(prog="python -m fer_platform.release")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
                           help="members trained on crops: centre crop or ten crops each")
     ensemble.add_argument("--out", type=Path, required=True,
                           help="where to write it (not one of the members: they are read, never replaced)")
+    onnx = sub.add_parser("onnx", help="(re)write a release's model.onnx, parity-checked against its model.keras")
+    onnx.add_argument("--dataset", type=Path, default=DATASET)
+    onnx.add_argument("--release", type=Path, default=RELEASE_DIR)
     args = parser.parse_args(argv)
+    if args.command == "onnx":
+        return _onnx(args.release, args.dataset)
     if args.command == "ensemble":
         if args.out.resolve() in {m.resolve() for m in args.member}:
             parser.error(f"--out {args.out} is one of the members; write the ensemble elsewhere, then move it")
@@ -70,4 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             return report("release", err)
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+def _onnx(release: Path, dataset: Path) -> int:
+    from fer_platform.models import load_model  # Keras: only once the arguments are fine
+
+    try:
+        read_card(release)
+        parity = write_onnx(load_model(release / "model.keras", compile=False), load_dataset(dataset), release)
+    except (*USER_ERRORS, ValueError) as err:
+        return report("release", err)
+    print(f"{release / ONNX_FILE}: max |p_keras - p_onnx| {parity['max_abs_diff']:.1e} on {parity['faces']} "
+          f"PrivateTest faces, labels identical")
     return 0

@@ -23,21 +23,22 @@ from fer_platform.labels import REPORT, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.architectures import weights_only
 from fer_platform.models.ensemble import average_probabilities
+from fer_platform.release import CARD_FILE, CARD_MARKDOWN, MODEL_FILE, ONNX_FILE, ONNX_PARITY_FILE
 from fer_platform.release.card import model_card_markdown
 
-MODEL_FILE, CARD_FILE, CARD_MARKDOWN = "model.keras", "model_card.json", "MODEL_CARD.md"
 
 
 def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
-                   out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre") -> dict:
-    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card. `tta`:
-    ten_crop serves a model trained on crops over ten crops (chosen on PublicTest: see its card)."""
+                   out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre", onnx: bool = True) -> dict:
+    """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card (and, unless
+    `onnx` is off, model.onnx). `tta`: ten_crop serves a model trained on crops over ten crops (chosen on
+    PublicTest: see its card)."""
     from fer_platform.models.crops import with_tta  # Keras: not for the CLI's --help
 
     clean = with_tta(weights_only(load_model(model_path), settings), tta)
     curves = lambda staging: training_curves_png(state["history"], f"{arch} training",  # noqa: E731
                                                  staging / "training_curves.png")
-    return _write_release(clean, dataset, settings, out_dir, lineage, notes, {
+    return _write_release(clean, dataset, settings, out_dir, lineage, notes, onnx, {
         "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
@@ -46,7 +47,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
 
 
 def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
-                     notes: str = "", tta: str = "centre") -> dict:
+                     notes: str = "", tta: str = "centre", onnx: bool = True) -> dict:
     """One release whose graph averages the probabilities of committed releases (dirs written by export)."""
     cards = [read_card(d) for d in member_dirs]
     data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
@@ -64,7 +65,7 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
     out_dir.mkdir(parents=True, exist_ok=True)
     members = [{key: card[key] for key in _MEMBER_KEYS} | {"source": str(d)} for d, card in zip(member_dirs, cards)]
     best_member = max(cards, key=lambda c: c["publictest"]["accuracy"])
-    return _write_release(model, dataset, settings, out_dir, lineage, notes, {
+    return _write_release(model, dataset, settings, out_dir, lineage, notes, onnx, {
         "arch": "+".join(c["arch"] for c in cards), "architecture": "ensemble (mean of member probabilities)",
         "params": {c["arch"]: c["params"] for c in cards},
         "epochs_planned": [c["epochs_planned"] for c in cards],
@@ -92,7 +93,7 @@ def read_card(release_dir: Path) -> dict:
 
 
 def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
-                   training: dict, extra=None) -> dict:
+                   onnx: bool, training: dict, extra=None) -> dict:
     """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image.
 
     Every file is written into a staging folder beside the release first and moved in only once all are done
@@ -102,6 +103,8 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
     staging = Path(tempfile.mkdtemp(prefix=".release-staging-", dir=out_dir))
     try:
         model.save(staging / MODEL_FILE)
+        if onnx:
+            write_onnx(model, dataset, staging)
         if extra:
             extra(staging)
         card = _release_card(model, dataset, settings, staging, lineage, notes, training)
@@ -110,6 +113,20 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return card
+
+
+def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
+    """`out_dir`/model.onnx, the model as ONNX, and its parity report against Keras on PrivateTest faces (the
+    package stage's check); ParityError, and no file, if they disagree."""
+    from fer_platform.serving.onnx_export import MIN_PARITY_FACES, check_parity, export_onnx, parity_faces
+
+    faces = parity_faces(dataset)  # a full FER2013 has 3,589; a test's subset fewer (the report says how many)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        onnx_path = export_onnx(model, Path(tmp) / ONNX_FILE)
+        parity = check_parity(model, onnx_path, faces, min_faces=min(MIN_PARITY_FACES, len(faces)))
+        write_json(out_dir / ONNX_PARITY_FILE, parity)
+        os.replace(onnx_path, out_dir / ONNX_FILE)
+    return parity
 
 
 def _release_card(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,

@@ -38,10 +38,10 @@ def export_onnx(model, path: Path) -> Path:
     return path
 
 
-def check_parity(model, onnx_path: Path, faces: np.ndarray) -> dict:
+def check_parity(model, onnx_path: Path, faces: np.ndarray, min_faces: int = MIN_PARITY_FACES) -> dict:
     """Compare Keras and ONNX Runtime on `faces`; the report, or ParityError if they disagree."""
-    if len(faces) < MIN_PARITY_FACES:
-        raise ParityError(f"parity needs at least {MIN_PARITY_FACES} faces, got {len(faces)}")
+    if len(faces) < min_faces:
+        raise ParityError(f"parity needs at least {min_faces} faces, got {len(faces)}")
     expected = predict_probabilities(model, faces)
     if not np.isfinite(expected).all():
         raise ParityError(f"the model's probabilities are NaN or Inf for "
