@@ -6,13 +6,14 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV_BIN := .venv/bin
 export PATH := $(CURDIR)/$(VENV_BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export NO_MKDOCS_2_WARNING ?= 1
 # `dvc exp run` records experiments as git refs: give a fresh machine an identity if it has none.
 export GIT_AUTHOR_NAME ?= fer-platform
 export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test team-test test-fast lint bootstrap package serve serving-requirements bench clean compare
+.PHONY: setup data run full test team-test test-fast lint bootstrap package serve demo stop docs mlflow serving-requirements bench clean compare
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -22,8 +23,11 @@ $(UV):
 setup: $(UV)  ## virtual env with the locked dependency set
 	$(UV) sync --frozen --compile-bytecode
 
-data: setup  ## the pinned FER2013 from the DVC remote (hash-checked)
-	dvc pull data.dvc
+# Without ../shared (the DVC remote beside the checkout), the data is your own Kaggle download: image folders
+# under data/fer2013/, or data.source in params.yaml pointing at fer2013.csv (docs/data.md).
+data: setup  ## the pinned FER2013 from the DVC remote (hash-checked), or your own download (data.source)
+	@if [ -d ../shared/dvc-store ] || [ -n "$$(dvc remote list --local 2>/dev/null)" ]; then dvc pull data.dvc; \
+	else python -m fer_platform.data.source_check params.yaml; fi
 
 bootstrap: data  ## register the committed release model as the first champion (no-op if one exists)
 	python -m flows.bootstrap
@@ -38,15 +42,39 @@ package: bootstrap  ## export the champion to ONNX (parity-checked on PrivateTes
 	dvc repro ingest
 	python -m flows.package
 
-compare: setup  ## experiments side by side: headline metrics and the params that differ (not code/data hashes)
-	dvc exp show --only-changed --drop 'Created|^data$$|^flows/|^src/|^artifacts/|^reports/(validation|plots|promotion)|^bentofile'
+mlflow: setup  ## the MLflow UI, opened on the training runs (the printed link), on http://127.0.0.1:5000
+	@echo "MLflow: $$(python -c 'from fer_platform.tracking.store import runs_url; print(runs_url())' 2>/dev/null)"
+	mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
-serve: setup
+compare: setup  ## experiments against HEAD in 120 columns: headline metrics, then the params that differ
+	python -m fer_platform.compare --width 120
+
+serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger UI at /)
 	bentoml serve
+
+# The README's first screen: the service in the background (log and pid in outputs/, git-ignored) unless one
+# answers already, then the shipped sample photo through it. `make stop` stops it.
+SERVICE_URL ?= http://127.0.0.1:3000
+demo: setup  ## the service in the background (if none answers), then the sample photo through it
+	@mkdir -p outputs
+	@fer-platform wait-ready --url $(SERVICE_URL) --timeout 0 || { \
+		echo "starting bentoml serve in the background (log: outputs/serve.log)"; \
+		nohup bentoml serve > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
+		fer-platform wait-ready --url $(SERVICE_URL) --timeout 90 || { \
+			echo "the service did not come up: see outputs/serve.log (make run builds what it serves)"; exit 1; }; }
+	fer-edge --image release/sample.jpg --url $(SERVICE_URL) --output outputs/sample_annotated.jpg --jsonl outputs/sample.jsonl
+	@echo "annotated: outputs/sample_annotated.jpg; faces: outputs/sample.jsonl; the service: $(SERVICE_URL) (make stop)"
+
+stop:  ## stop the service `make demo` started
+	@if [ -f outputs/serve.pid ]; then kill $$(cat outputs/serve.pid) && rm outputs/serve.pid && echo stopped; \
+	else echo "no service started by make demo (outputs/serve.pid)"; fi
+
+docs: setup  ## the documentation site, strict (a broken link or reference fails): site/
+	mkdocs build --strict
 
 # Two pytest-xdist workers: the tests sharing the quick project stay in one (tests/conftest.py), the rest
 # fill the other core. Servers the tests need (Prefect, PostgreSQL, S3, MLflow, Dask) are started by them.
-test: data lint  ## the whole suite, as CI runs it
+test: data lint docs  ## the whole suite, as CI runs it
 	pytest -v -n 2 --dist loadgroup --durations=25
 
 team-test: data  ## the team-stack tests alone (README "Scaling out"): PostgreSQL, S3, MLflow server, Dask
@@ -65,6 +93,8 @@ bench: setup  ## the benchmark suite (~30 min): JSON in bench/results/, the tabl
 	python bench/serving_env.py
 	python bench/reliability_load.py
 	python bench/real_faces.py
+	python bench/python_api.py
+	python bench/int8.py
 	python bench/report.py
 
 clean:

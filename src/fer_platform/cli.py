@@ -166,7 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("--params", default="params.yaml")
     show.add_argument("--write", metavar="FILE", help="write params.yaml with the profile applied to FILE instead "
                       "(for `python -m flows.train --params FILE --arch ...`, outside DVC)")
+    ready = sub.add_parser("wait-ready", help="wait until a service answers /readyz (exit 1 if it does not)")
+    ready.add_argument("--url", default="http://127.0.0.1:3000")
+    ready.add_argument("--timeout", type=float, default=90.0, help="seconds (0: ask once)")
     args = parser.parse_args(argv)
+    if args.command == "wait-ready":
+        from fer_platform.service_client import wait_ready  # httpx: only for this command
+
+        return EXIT_OK if wait_ready(args.url, args.timeout) else 1
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import httpx
 import numpy as np
@@ -49,3 +50,17 @@ def probabilities(body, expected: int) -> np.ndarray:
     if not np.all(np.isfinite(probs)) or (probs < 0).any():
         raise ValueError("probabilities that are not finite and non-negative")
     return probs.reshape(-1, len(EMOTIONS))
+
+
+def wait_ready(url: str, timeout_s: float) -> bool:
+    """Whether the service at `url` answers /readyz with 200 within `timeout_s` (0: one try)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url.rstrip('/')}/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)

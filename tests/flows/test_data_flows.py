@@ -124,3 +124,28 @@ def test_wrong_arguments_and_missing_inputs_fail_in_one_line_before_any_flow_sta
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert lines == [lines[0]] and lines[0].startswith(message), out.stderr  # one line, nothing else
     assert "prefect" not in out.stderr.lower() and time.perf_counter() - began < 30  # no flow run was started
+
+
+def test_without_the_dvc_remote_your_own_kaggle_csv_is_the_way_in(tmp_path_factory, small_dataset, prefect_api):
+    """The README's way in without ../shared: `make data` says what to download and where it goes; with the
+    challenge's fer2013.csv and `data.source` pointing at it, `make data` passes and `dvc repro ingest` reads it."""
+    from fer_platform.data.readers import write_challenge_csv
+    from tests.quick_project import make_project
+
+    root, env = make_project(tmp_path_factory.mktemp("kaggle") / "project", pull_data=False)
+    (root / ".dvc" / "config.local").unlink()  # no remote at all: the base config's ../shared is not beside it
+    make = ["make", "-o", "setup", "data"]  # -o setup: the checkout's venv (on PATH), not a new one
+    missing = subprocess.run(make, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "kaggle.com" in missing.stderr and "Traceback" not in missing.stderr, missing
+
+    (root / "data").mkdir(exist_ok=True)
+    write_challenge_csv(small_dataset, root / "data" / "fer2013.csv")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"]["source"] = "data/fer2013.csv"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ready = subprocess.run(make, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert ready.returncode == 0 and "data/fer2013.csv (CSV)" in ready.stdout, ready
+    ingest = subprocess.run(["dvc", "repro", "ingest"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    manifest = json.loads((root / "artifacts" / "dataset" / "manifest.json").read_text())
+    assert manifest["n_images"] == 126 and manifest["source"].endswith("fer2013.csv"), manifest

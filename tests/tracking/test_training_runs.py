@@ -24,3 +24,16 @@ def test_epochs_checkpointed_but_not_logged_are_backfilled_on_resume(tmp_path, m
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "publictest_accuracy")) == [1, 2, 3]
     assert [m.value for m in sorted(client.get_metric_history(run.info.run_id, "train_accuracy"),
                                     key=lambda m: m.step)] == pytest.approx([0.3, 0.5])
+
+
+def test_the_experiment_opens_on_its_training_runs(tmp_path, monkeypatch):
+    """#25: MLflow 3's UI opened experiment fer2013 on its GenAI overview ("Traces 0"). The experiment is a model
+    training one, described, and `make mlflow` prints the link to its runs table."""
+    from fer_platform.tracking import store
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    url = store.runs_url()
+    experiment = store.mlflow.get_experiment_by_name(store.EXPERIMENT)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "Compare" in experiment.tags["mlflow.note.content"]
+    assert url == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"

@@ -26,6 +26,7 @@ from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
 
 WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
+DEFAULT_OUT = "outputs/demo.mp4"  # outputs/ is git-ignored: demo files never land in the checkout's tracked tree
 SINGLE_LABELS = ("happy", "surprise", "neutral", "angry", "sad", "fear")
 PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
 # Face centres for steady clips of 1, 2 and 3 faces (tiles are 210 px wide).
@@ -137,11 +138,25 @@ def generate_steady(fer_root: Path, out: Path, faces: int, frames: int, fps: flo
     return truth
 
 
+def generate_photo(fer_root: Path, out: Path, faces: int = 3) -> dict:
+    """A still photo (the README's sample, release/sample.jpg): `faces` PrivateTest faces side by side, the
+    first of each label Haar finds (never chosen by what the model says of them)."""
+    labels = SINGLE_LABELS[:faces]
+    pool = pick_faces(fer_root, FaceDetector(), {label: 1 for label in labels})
+    frame, boxes = compose([pool[label][0][1] for label in labels], STEADY_CENTERS[faces - 1])
+    if not cv2.imwrite(str(out), frame, [cv2.IMWRITE_JPEG_QUALITY, 92]):
+        raise OSError(f"cannot write {out}")
+    return {"photo": out.name, "faces": [{"label": label, "source_id": pool[label][0][0], "box": list(box)}
+                                         for label, box in zip(labels, boxes, strict=True)]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.edge.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
-    parser.add_argument("--out", default="demo.mp4", help="output video; ground truth goes beside it as .json")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="output video (default: %(default)s, git-ignored); "
+                        "ground truth goes beside it as .json")
+    parser.add_argument("--photo", action="store_true", help="a still JPEG of three faces instead of a video")
     parser.add_argument("--frames-per-segment", type=positive_int, default=15)
     parser.add_argument("--faces-per-label", type=positive_int, default=1, help="one-face segments per label")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the video (default 10)")
@@ -152,8 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     fer, out = Path(args.fer), Path(args.out)
     if not (fer / "test").is_dir():
         parser.error(f"--fer {fer}: no test/ folder (the FER2013 image-folder root; `dvc pull data.dvc`)")
+    if args.out == DEFAULT_OUT:
+        out.parent.mkdir(exist_ok=True)
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         parser.error(f"--out {out}: the folder {out.parent} does not exist or is not writable")
+    if args.photo:
+        try:
+            made = generate_photo(fer, out)
+        except (OSError, RuntimeError) as err:
+            out.unlink(missing_ok=True)
+            return report("demo", err)
+        print(f"wrote {out}: " + ", ".join(f"{f['label']} ({f['source_id']})" for f in made["faces"]))
+        return 0
     try:
         if args.steady_faces:
             truth = generate_steady(fer, out, args.steady_faces, args.frames, args.fps)
