@@ -63,6 +63,9 @@ def test_the_first_hour_path_release_stays_champion_and_the_quick_run_is_challen
     assert str(challenger.version) == str(decision["version"]) != "1"
     assert challenger.tags["arch"] == best and challenger.tags["promotion.decision"] == "challenger"
     assert challenger.tags["promotion.reason"] == decision["reason"]
+    # the faces compared, and the champion's own full-split figure beside its score on them (#25)
+    n = decision["candidate"]["publictest_n"]
+    assert f"on the same {n} PublicTest faces (a subset; its own record: 0.6704 on 3589" in decision["reason"]
     bento = json.loads((root / "reports/bento.json").read_text())
     assert str(bento["version"]) == "1" and bento["alias"] == "champion", bento
     served = json.loads(run(["bentoml", "models", "get", "fer-classifier:latest", "-o", "json"], root, env).stdout)

@@ -26,6 +26,10 @@ def test_decide_gate():
     assert alias == CHALLENGER and "champion kept" in reason
     # The faces both were scored on are named: a recipe's subset is not the champion card's full PublicTest.
     assert "champion 0.6000 on the same 350 PublicTest faces" in decide(0.50, 0.60, 0.0, n=350)[1]
+    # #25: the champion's card said 67.04% and the reason 0.6171: the reason now says why the two differ
+    subset = decide(0.15, 0.6171, 0.002, n=350, champion_record=(0.6704, 3589))[1]
+    assert "0.6171 on the same 350 PublicTest faces (a subset; its own record: 0.6704 on 3589" in subset
+    assert "a subset" not in decide(0.15, 0.6171, 0.002, n=350, champion_record=(0.6171, 350))[1]
 
 
 def test_robustness_guard_refuses_a_more_fragile_winner_only():

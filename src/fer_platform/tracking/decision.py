@@ -43,10 +43,13 @@ def best_candidate(candidates: list[Candidate]) -> Candidate:
 
 
 def decide(candidate_accuracy: float, champion_accuracy: float | None, min_improvement: float,
-           n: int | None = None) -> tuple[str, str]:
+           n: int | None = None, champion_record: tuple[float, int] | None = None) -> tuple[str, str]:
     """(alias, reason). `champion` only if there is none or the candidate beats it by the margin. `n`: how many
-    PublicTest faces both were scored on (a recipe's subset scores the champion lower than its card's full split)."""
+    PublicTest faces both were scored on; `champion_record`: the champion's own (accuracy, faces) from its
+    version, named when the faces differ (a recipe's subset scores it lower than its card's full split)."""
     on = f" on the same {n} PublicTest faces" if n else ""
+    if n and champion_record and champion_record[1] != n:
+        on += f" (a subset; its own record: {champion_record[0]:.4f} on {champion_record[1]} PublicTest faces)"
     if champion_accuracy is None:
         return CHAMPION, f"no champion yet; candidate PublicTest accuracy {candidate_accuracy:.4f}"
     gain = candidate_accuracy - champion_accuracy

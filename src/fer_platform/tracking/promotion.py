@@ -71,7 +71,7 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
             champion_accuracy = None if champion_model is None else accuracy_of(
                 champion_model, selection_images, selection_labels)
             alias, reason = decide(candidate.publictest_accuracy, champion_accuracy, min_improvement,
-                                   len(selection_labels))
+                                   len(selection_labels), _record(champion))
             champion_robustness = None
             if alias == CHAMPION and champion_model is not None and candidate.publictest_robustness is not None:
                 # Only when accuracy alone would move `champion`: 25 perturbed copies of the faces cost time.
@@ -113,6 +113,14 @@ def _tags(candidate: Candidate, candidates: list[Candidate], alias: str, reason:
            if candidate.publictest_robustness is not None else {}),
         "candidates": json.dumps({c.arch: round(c.publictest_accuracy, 4) for c in candidates}),
     }
+
+
+def _record(version) -> tuple[float, int] | None:
+    """A version's own PublicTest (accuracy, faces) from its tags, if it has both."""
+    try:
+        return float(version.tags["publictest_accuracy"]), int(version.tags["publictest_n"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def accuracy_of(model, images: np.ndarray, labels: np.ndarray) -> float:

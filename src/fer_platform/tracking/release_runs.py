@@ -35,6 +35,7 @@ def register_release(card: dict, model, release_dir: Path, registered_model: str
         "arch": card["arch"], "run_id": run.info.run_id,
         "promotion.decision": alias, "promotion.reason": reason,
         "publictest_accuracy": f"{card['publictest']['accuracy']:.4f}",
+        "publictest_n": str(card["publictest"]["n"]),
         "privatetest_accuracy": f"{card['privatetest']['accuracy']:.4f}",
     })
     point_alias(registered_model, alias, version, champion_seen)
