@@ -386,3 +386,16 @@ def test_a_face_replacing_another_at_the_same_place_starts_its_own_track(small_d
     other = tracker.update([box], one_hot(5)[None], faces[7:8])[0]  # a different face, same place
     assert other.track_id != 1 and int(other.smoothed().argmax()) == 5  # nothing carried over
     assert tracker.update([box], one_hot(5)[None])[0].track_id == other.track_id  # without crops: IoU only
+
+
+def test_a_camera_that_is_not_there_is_one_line_without_opencv_noise():
+    """#25: `fer-edge --camera N` without that camera printed ten lines of OpenCV's own warnings before its
+    message; they are hidden unless --verbose."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "fer_platform.edge.cli", "--camera", "99", "--no-display", "--reconnect-s", "0.2"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 3 and quiet.stderr.strip() == "fer-edge: cannot open camera 99", quiet.stderr
+    loud = subprocess.run([*cmd, "--verbose"], capture_output=True, text=True, timeout=60)
+    assert loud.returncode == 3 and len(loud.stderr.strip().splitlines()) > 1, loud.stderr

@@ -64,6 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--progress-s", type=float, default=5.0, metavar="S",
                         help="a progress line on stderr every S seconds (0: none; default %(default)s)")
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
+    parser.add_argument("--verbose", action="store_true", help="show OpenCV's own warnings (hidden by default)")
     args = parser.parse_args(argv)
     live = args.video is None or args.realtime  # a camera, or a file played as one
     if args.max_in_flight is None:
@@ -86,6 +87,8 @@ def positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.verbose:  # before OpenCV is imported: a missing camera printed ten lines of it before ours
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     if args.image is not None:  # a still: JSON out, no window
         from fer_platform.edge.still import classify_image
 
