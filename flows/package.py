@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,13 +15,24 @@ from fer_platform.cli import run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.io import write_json
+from fer_platform.release import ONNX_FILE, ONNX_PARITY_FILE, RELEASE_DIR
 from fer_platform.serving.onnx_export import parity_faces
 from fer_platform.serving.packaging import build_bento, import_from_registry
 
 
 @task(name="import-champion")
 def import_task(registered_model: str, dataset: str) -> dict:
-    return import_from_registry(registered_model, parity_faces(load_dataset(dataset)))
+    return import_from_registry(registered_model, parity_faces(load_dataset(dataset)), exported=_release_export())
+
+
+def _release_export() -> tuple[Path, str] | None:
+    """The committed release's ONNX graph and the weights it was exported from (a champion that is the release,
+    as after `make run`, needs no second export)."""
+    try:
+        digest = json.loads((RELEASE_DIR / ONNX_PARITY_FILE).read_text())["weights_sha256"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return RELEASE_DIR / ONNX_FILE, digest
 
 
 @task(name="build-bento", retries=1)

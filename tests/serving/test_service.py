@@ -34,6 +34,8 @@ def test_package_stage_built_a_self_contained_bento(packaged):
     # served through ONNX Runtime, checked against Keras on real PrivateTest faces before it was stored
     assert info["runtime"].startswith("onnxruntime") and info["parity"]["ok"]
     assert info["parity"]["faces"] >= 512 and info["parity"]["max_abs_diff"] <= 1e-4
+    # the champion is the release: its committed export was reused (no second tf2onnx run), and checked again
+    assert info["onnx_source"] == "release/model.onnx (exported from the same weights)", info["onnx_source"]
 
 
 def test_predict_returns_probabilities_in_label_order(release_server, faces):

@@ -118,12 +118,19 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
 def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
     """`out_dir`/model.onnx, the model as ONNX, and its parity report against Keras on PrivateTest faces (the
     package stage's check); ParityError, and no file, if they disagree."""
-    from fer_platform.serving.onnx_export import MIN_PARITY_FACES, check_parity, export_onnx, parity_faces
+    from fer_platform.serving.onnx_export import (
+        MIN_PARITY_FACES,
+        check_parity,
+        export_onnx,
+        parity_faces,
+        weights_digest,
+    )
 
     faces = parity_faces(dataset)  # a full FER2013 has 3,589; a test's subset fewer (the report says how many)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         onnx_path = export_onnx(model, Path(tmp) / ONNX_FILE)
         parity = check_parity(model, onnx_path, faces, min_faces=min(MIN_PARITY_FACES, len(faces)))
+        parity["weights_sha256"] = weights_digest(model)  # the package stage reuses this export for these weights
         write_json(out_dir / ONNX_PARITY_FILE, parity)
         os.replace(onnx_path, out_dir / ONNX_FILE)
     return parity

@@ -7,6 +7,7 @@ predicted label is identical. Imports Keras and tf2onnx: never imported by the s
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,15 @@ class ParityError(UserError, ValueError):
 
 def parity_faces(dataset: FerDataset, n: int = PARITY_FACES) -> np.ndarray:
     return dataset.split(REPORT).images[:n]
+
+
+def weights_digest(model) -> str:
+    """sha256 over a model's weights in order: the same for the same model however it was saved (a .keras file's
+    bytes differ with each save), so an export of these weights can be recognised and reused."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
 
 
 def export_onnx(model, path: Path) -> Path:

@@ -15,22 +15,32 @@ import onnxruntime
 
 from fer_platform.contract import MODEL_NAME
 from fer_platform.models import load_model
-from fer_platform.serving.onnx_export import check_parity, export_onnx
+from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
 
 SERVED_MODEL_FILE, PARITY_FILE = "model.onnx", "parity.json"
 
 
-def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION) -> dict:
+def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION,
+                         exported: tuple[Path, str] | None = None) -> dict:
     """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
-    version's run and put it in the BentoML model store with its lineage. Nothing is stored if parity fails."""
+    version's run and put it in the BentoML model store with its lineage. Nothing is stored if parity fails.
+
+    `exported`: (an ONNX file, the weights_digest it was exported from), e.g. the committed release's: when the
+    version has those weights, that file is checked and served instead of exporting again (tf2onnx: ~40 s)."""
     with downloaded_version(registered_model, alias) as (version, local), tempfile.TemporaryDirectory() as tmp:
         keras_files = sorted(local.rglob("*.keras"))
         if not keras_files:
             raise FileNotFoundError(f"models:/{registered_model}/{version.version} holds no .keras file")
         model = load_model(keras_files[0], compile=False)
-        onnx_path = export_onnx(model, Path(tmp) / SERVED_MODEL_FILE)
-        parity = check_parity(model, onnx_path, parity_faces)
+        onnx_path = Path(tmp) / SERVED_MODEL_FILE
+        if exported is not None and Path(exported[0]).is_file() and weights_digest(model) == exported[1]:
+            shutil.copyfile(exported[0], onnx_path)
+            onnx_source = f"{exported[0]} (exported from the same weights)"
+        else:
+            export_onnx(model, onnx_path)
+            onnx_source = "exported at packaging"
+        parity = check_parity(model, onnx_path, parity_faces)  # either way: checked against this Keras model
         (Path(tmp) / PARITY_FILE).write_text(json.dumps(parity, indent=2) + "\n")
         if version.run_id:
             log_to_run(version.run_id, [onnx_path, Path(tmp) / PARITY_FILE],
@@ -42,7 +52,7 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             "publictest_accuracy": _number(version.tags.get("publictest_accuracy")),
             "privatetest_accuracy": _number(version.tags.get("privatetest_accuracy")),
             "metrics": run_metrics(version.run_id, ("publictest", "privatetest"), ("best_epoch", "train_seconds")),
-            "runtime": f"onnxruntime {onnxruntime.__version__}", "parity": parity,
+            "runtime": f"onnxruntime {onnxruntime.__version__}", "parity": parity, "onnx_source": onnx_source,
         }
         metadata = {k: v for k, v in metadata.items() if v is not None}  # BentoML metadata has no null
         with bentoml.models.create(MODEL_NAME, labels={"alias": alias, "registry_version": str(version.version)},

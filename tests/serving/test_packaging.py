@@ -1,0 +1,39 @@
+"""The package stage's two paths to the served graph: a champion is exported to ONNX; a champion with the weights
+of a graph exported before (the committed release's, after `make run`) reuses it. Both are parity-checked
+against the registered Keras model before anything reaches the BentoML store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # an ONNX export, a registry, a BentoML store
+
+
+def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checked(tmp_path, small_dataset,
+                                                                                 monkeypatch):
+    import bentoml
+    import keras
+
+    from fer_platform.serving.onnx_export import weights_digest
+    from fer_platform.serving.packaging import import_from_registry
+    from fer_platform.tracking.model_versions import CHAMPION, point_alias, register_version
+    from tests.tracking.test_promotion import _log_model, _softmax_regression
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml_home"))
+    keras.utils.set_random_seed(3)
+    model = _softmax_regression()
+    _, uri = _log_model(model, "tiny")
+    point_alias("fer-tiny", CHAMPION, register_version("fer-tiny", uri, {"arch": "tiny"}), champion_seen=None)
+    faces = np.resize(small_dataset.images, (512, 48, 48))  # the 126 real faces, repeated to the parity minimum
+
+    exported = import_from_registry("fer-tiny", faces)
+    assert exported["onnx_source"] == "exported at packaging" and exported["parity"]["ok"]
+    stored = bentoml.models.get(exported["bento_model"]).path_of("model.onnx")
+
+    reused = import_from_registry("fer-tiny", faces, exported=(stored, weights_digest(model)))
+    assert reused["onnx_source"].endswith("(exported from the same weights)") and reused["parity"]["ok"]
+    other = import_from_registry("fer-tiny", faces, exported=(stored, "0" * 64))  # other weights: no reuse
+    assert other["onnx_source"] == "exported at packaging"
