@@ -42,6 +42,21 @@ def test_detect_emotions_in_process_gives_the_detect_shape(local, photo):
     assert local.detect_emotions(np.full((240, 320, 3), 128, np.uint8)) == []
 
 
+def test_a_larger_minimum_face_searches_a_reduced_copy_and_finds_the_large_faces(local, photo):
+    """`min_face` (fer's default is 50): the photo is searched where that face is the cascade's window, so its
+    150-px faces are found again (boxes within a few pixels), a 40-px one no longer is."""
+    from fer_platform.faces import iou
+
+    frame, _ = photo
+    fast = FER.from_release(REPO / "release", min_face=50)
+    full, reduced = local.detect_emotions(frame), fast.detect_emotions(frame)
+    assert len(reduced) == len(full) == 2
+    for a, b in zip(sorted(full, key=lambda f: f["box"]["x"]), sorted(reduced, key=lambda f: f["box"]["x"])):
+        assert iou(tuple(a["box"].values()), tuple(b["box"].values())) > 0.8
+    small = cv2.resize(frame, None, fx=0.27, fy=0.27)  # the faces become ~40 px
+    assert local.detect_emotions(small) and not fast.detect_emotions(small)
+
+
 def test_classify_crops(local, small_dataset):
     crops = small_dataset.split("PrivateTest").images[:5]
     answers = local.classify(crops)

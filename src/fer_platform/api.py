@@ -29,7 +29,7 @@ import numpy as np
 
 from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
 from fer_platform.errors import UserError
-from fer_platform.faces import FaceDetector, crop_faces, to_gray
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import face_result
 from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
 
@@ -40,12 +40,16 @@ class FER:
     """Facial expressions of the faces in an image. Build one with `from_release`, `from_registry` or
     `from_service`; then call `detect_emotions(image)` or `classify(crops)`."""
 
-    def __init__(self, predict, detect=None, source: str = ""):
+    def __init__(self, predict, detect=None, source: str = "", min_face: int | None = None):
+        """`min_face`: the smallest face side (pixels) searched for in process; None: the service's (/detect's)
+        setting, so both find the same faces. A larger one is searched on a reduced copy of the image, where that
+        face is the cascade's own window: faster, and smaller faces are not found."""
         self._predict, self._detect, self.source = predict, detect, source
+        self._settings = DetectorSettings() if min_face is None else DetectorSettings(min_face=min_face)
         self._detector: FaceDetector | None = None
 
     @classmethod
-    def from_release(cls, release_dir: str | Path = RELEASE_DIR, threads: int = 1) -> FER:
+    def from_release(cls, release_dir: str | Path = RELEASE_DIR, threads: int = 1, min_face: int | None = None) -> FER:
         """The committed release's ONNX graph (parity-checked against its model.keras when it was written)."""
         path = Path(release_dir) / ONNX_FILE
         if not path.exists():
@@ -53,21 +57,21 @@ class FER:
             fix = (f"write it: python -m fer_platform.release onnx --release {release_dir}" if keras_file.exists()
                    else "run from the project root, or pass release_dir")
             raise FileNotFoundError(f"{path}: no release model ({fix})")
-        return cls.from_model_file(path, threads)
+        return cls.from_model_file(path, threads, min_face)
 
     @classmethod
-    def from_model_file(cls, path: str | Path, threads: int = 1) -> FER:
+    def from_model_file(cls, path: str | Path, threads: int = 1, min_face: int | None = None) -> FER:
         """An ONNX graph of the image contract (run by ONNX Runtime on `threads` threads), or a Keras model file
         (a release's model.keras, a training's artifacts/models/<arch>/model.keras)."""
         path = Path(path)
         if path.suffix == ".onnx":
             from fer_platform.serving.runtime import FaceClassifier  # ONNX Runtime only
 
-            return cls(FaceClassifier(path, threads=threads).predict, source=str(path))
+            return cls(FaceClassifier(path, threads=threads).predict, source=str(path), min_face=min_face)
         from fer_platform.models import load_model  # start-up cost: Keras only when a Keras model is used
 
         model = load_model(path, compile=False)
-        return cls(_keras_predict(model), source=str(path))
+        return cls(_keras_predict(model), source=str(path), min_face=min_face)
 
     @classmethod
     def from_registry(cls, alias: str = "champion", registered_model: str = MODEL_NAME) -> FER:
@@ -89,8 +93,9 @@ class FER:
             return self._detect(_encoded(image))
         gray = _gray(image)
         if self._detector is None:
-            self._detector = FaceDetector()
-        boxes = self._detector.detect(gray)
+            self._detector = FaceDetector(self._settings)
+        same_as_service = self._settings == DetectorSettings()
+        boxes = self._detector.detect(gray, 1.0 if same_as_service else self._detector.lossless_downscale())
         if not boxes:
             return []
         probabilities = self._predict(crop_faces(gray, boxes))
