@@ -142,17 +142,24 @@ def test_with_a_token_every_route_but_the_probes_needs_it():
     assert set(asyncio.run(scenario(TokenGuard(app, token=""))).values()) <= {200, "ok"}  # no token: open
 
 
-def test_a_typed_route_answers_a_request_without_content_type_with_415():
-    """No Content-Type is not a pass: the body kind is unknown, so it never reaches BentoML (nor skips the form
-    checks of a multipart route). The answer has the shape of every other guard error."""
-    from fer_platform.serving.error_shape import ErrorShape
-
+def _recording_app():
+    """An ASGI app that answers 200 "ok" and records each path that reached it (past the guards)."""
     seen = []
 
     async def app(scope, receive, send):
         seen.append(scope["path"])
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
+
+    return seen, app
+
+
+def test_a_typed_route_answers_a_request_without_content_type_with_415():
+    """No Content-Type is not a pass: the body kind is unknown, so it never reaches BentoML (nor skips the form
+    checks of a multipart route). The answer has the shape of every other guard error."""
+    from fer_platform.serving.error_shape import ErrorShape
+
+    seen, app = _recording_app()
 
     guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json", "/detect": "multipart/form-data"},
                                  max_bytes=1000, file_fields={"/detect": "image"}))
@@ -180,12 +187,7 @@ def test_a_json_field_the_route_does_not_take_is_named_not_dropped():
     the guard names the field and the nearest one the route takes (422), and passes everything else on."""
     from fer_platform.serving.error_shape import ErrorShape
 
-    seen = []
-
-    async def app(scope, receive, send):
-        seen.append(scope["path"])
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
+    seen, app = _recording_app()
 
     guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json", "/info": "application/json"},
                                  max_bytes=1000, json_fields={"/predict": ("faces", "faces_b64"), "/info": ()}))
