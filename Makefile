@@ -35,7 +35,7 @@ bootstrap: data  ## register the committed release model as the first champion (
 run: data  ## the release as champion (if none), then the quick profile: ingest, validate, train x4, evaluate, promote, package
 	fer-platform run --profile quick --bootstrap
 
-full: bootstrap  ## the committed full recipe (hours on a CPU; see README)
+full: bootstrap  ## the committed full recipe (hours on a CPU; see docs/params.md)
 	dvc repro
 
 package: bootstrap  ## export the champion to ONNX (parity-checked on PrivateTest faces), bento
@@ -53,21 +53,23 @@ serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger U
 	bentoml serve
 
 # The README's first screen: the service in the background (log and pid in outputs/, git-ignored) unless one
-# answers already, then the shipped sample photo through it. `make stop` stops it.
-SERVICE_URL ?= http://127.0.0.1:3000
+# answers on :3000 already, then the shipped sample photo through it. `make stop` stops it.
+SERVICE_URL := http://127.0.0.1:3000
 demo: setup  ## the service in the background (if none answers), then the sample photo through it
 	@mkdir -p outputs
 	@fer-platform wait-ready --url $(SERVICE_URL) --timeout 0 || { \
 		echo "starting bentoml serve in the background (log: outputs/serve.log)"; \
-		nohup bentoml serve > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
-		fer-platform wait-ready --url $(SERVICE_URL) --timeout 90 || { \
+		nohup bentoml serve --port 3000 > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
+		fer-platform wait-ready --url $(SERVICE_URL) --timeout 120 --pid $$(cat outputs/serve.pid) || { \
+			rm -f outputs/serve.pid; \
 			echo "the service did not come up: see outputs/serve.log (make run builds what it serves)"; exit 1; }; }
 	fer-edge --image release/sample.jpg --url $(SERVICE_URL) --output outputs/sample_annotated.jpg --jsonl outputs/sample.jsonl
 	@echo "annotated: outputs/sample_annotated.jpg; faces: outputs/sample.jsonl; the service: $(SERVICE_URL) (make stop)"
 
 stop:  ## stop the service `make demo` started
-	@if [ -f outputs/serve.pid ]; then kill $$(cat outputs/serve.pid) && rm outputs/serve.pid && echo stopped; \
-	else echo "no service started by make demo (outputs/serve.pid)"; fi
+	@pid=$$(cat outputs/serve.pid 2>/dev/null); \
+	if [ -n "$$pid" ] && ps -p "$$pid" -o args= | grep -q "bentoml serve"; then kill "$$pid" && echo "stopped"; \
+	else echo "no service started by make demo is running"; fi; rm -f outputs/serve.pid
 
 docs: setup  ## the documentation site, strict (a broken link or reference fails): site/
 	mkdocs build --strict
@@ -77,7 +79,7 @@ docs: setup  ## the documentation site, strict (a broken link or reference fails
 test: data lint docs  ## the whole suite, as CI runs it
 	pytest -v -n 2 --dist loadgroup --durations=25
 
-team-test: data  ## the team-stack tests alone (README "Scaling out"): PostgreSQL, S3, MLflow server, Dask
+team-test: data  ## the team-stack tests alone (docs/scaling-out.md): PostgreSQL, S3, MLflow server, Dask
 	pytest -v tests/flows/test_team_stack.py tests/flows/test_pipeline_e2e.py tests/test_infra.py
 
 test-fast: setup lint

@@ -1,7 +1,7 @@
 """The whole pipeline as one Prefect flow run: ingest -> validate -> in_frame -> train (every architecture, on the
 configured task runner: threads or a Dask cluster) -> evaluate -> promote -> package.
 
-This is what a Prefect deployment runs (prefect.yaml; README "Scaling out"): one flow run in the Prefect UI with
+This is what a Prefect deployment runs (prefect.yaml; docs/scaling-out.md): one flow run in the Prefect UI with
 each stage a subflow, training spread over Dask workers. `dvc repro` runs the same stages one DVC stage at a
 time and records them in dvc.lock; this flow does not touch dvc.lock.
 """

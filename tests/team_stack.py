@@ -1,5 +1,5 @@
-"""Real servers from installed packages, started on loopback by the tests: the team stack of README "Scaling
-out" (Prefect server, PostgreSQL, an S3-compatible server, an MLflow tracking server). Nothing is downloaded."""
+"""Real servers from installed packages, started on loopback by the tests: the team stack of docs/scaling-out.md
+(Prefect server, PostgreSQL, an S3-compatible server, an MLflow tracking server). Nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def mlflow_server(backend_uri: str, artifacts: str, s3_endpoint: str, log_dir: P
 
 
 class TeamStack:
-    """PostgreSQL + an S3-compatible server + an MLflow tracking server on them: what README "Scaling out"
+    """PostgreSQL + an S3-compatible server + an MLflow tracking server on them: what docs/scaling-out.md
     deploys, on loopback. `tracking_uri` is what the pipeline gets as MLFLOW_TRACKING_URI."""
 
     MLFLOW_BUCKET, DVC_BUCKET = "fer-mlflow", "fer-dvc"

@@ -66,3 +66,20 @@ def test_profile_write_gives_a_params_file_with_the_profile_applied(tmp_path, ca
     assert main(["profile", "robust", "--params", str(tmp_path / "params.yaml"),
                  "--write", str(tmp_path / "params.yaml")]) == 1  # never over the params file itself
     assert "is the params file itself" in capsys.readouterr().err
+
+
+def test_wait_ready_gives_up_at_once_when_the_server_it_waits_for_exits():
+    """`make demo` starts `bentoml serve` and waits for /readyz; a server that dies at start-up (no model in the
+    store) ends the wait at once, not after the timeout."""
+    import subprocess
+    import sys
+    import time
+
+    from fer_platform.cli import main
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    started = time.monotonic()
+    assert main(["wait-ready", "--url", "http://127.0.0.1:9", "--timeout", "30", "--pid", str(gone.pid)]) == 1
+    assert time.monotonic() - started < 5
+    assert main(["wait-ready", "--url", "http://127.0.0.1:9", "--timeout", "0"]) == 1  # nothing there: no wait

@@ -44,6 +44,8 @@ class FER:
         """`min_face`: the smallest face side (pixels) searched for in process; None: the service's (/detect's)
         setting, so both find the same faces. A larger one is searched on a reduced copy of the image, where that
         face is the cascade's own window: faster, and smaller faces are not found."""
+        if min_face is not None and (not isinstance(min_face, int) or min_face < 1):
+            raise UserError(f"min_face must be a whole number of pixels >= 1, got {min_face!r}")
         self._predict, self._detect, self.source = predict, detect, source
         self._settings = DetectorSettings() if min_face is None else DetectorSettings(min_face=min_face)
         self._detector: FaceDetector | None = None
@@ -52,11 +54,10 @@ class FER:
     def from_release(cls, release_dir: str | Path = RELEASE_DIR, threads: int = 1, min_face: int | None = None) -> FER:
         """The committed release's ONNX graph (parity-checked against its model.keras when it was written)."""
         path = Path(release_dir) / ONNX_FILE
+        if not path.exists():  # a release written without its graph (onnx=False, or before there was one): Keras
+            path = Path(release_dir) / MODEL_FILE
         if not path.exists():
-            keras_file = Path(release_dir) / MODEL_FILE
-            fix = (f"write it: python -m fer_platform.release onnx --release {release_dir}" if keras_file.exists()
-                   else "run from the project root, or pass release_dir")
-            raise FileNotFoundError(f"{path}: no release model ({fix})")
+            raise FileNotFoundError(f"{path}: no release model (run from the project root, or pass release_dir)")
         return cls.from_model_file(path, threads, min_face)
 
     @classmethod

@@ -169,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready = sub.add_parser("wait-ready", help="wait until a service answers /readyz (exit 1 if it does not)")
     ready.add_argument("--url", default="http://127.0.0.1:3000")
     ready.add_argument("--timeout", type=float, default=90.0, help="seconds (0: ask once)")
+    ready.add_argument("--pid", type=int, help="give up at once if this process (the server starting) exits")
     args = parser.parse_args(argv)
     if args.command == "wait-ready":
         from fer_platform.service_client import wait_ready  # httpx: only for this command
 
-        return EXIT_OK if wait_ready(args.url, args.timeout) else 1
+        return EXIT_OK if wait_ready(args.url, args.timeout, args.pid) else 1
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)

@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                              text=True)
         if out.returncode != 0:
             raise UserError(f"dvc exp show failed: {out.stderr.strip()[-500:]}")
-        print(table(columns(json.loads(out.stdout)), args.width))
-    except (UserError, OSError) as err:
+        print(table(columns(json.loads(out.stdout)), max(args.width, 60)))
+    except (UserError, OSError, ValueError, KeyError) as err:  # ValueError: not JSON; KeyError: another layout
         return report("compare", err)
     return 0
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
 
 import httpx
@@ -52,10 +53,13 @@ def probabilities(body, expected: int) -> np.ndarray:
     return probs.reshape(-1, len(EMOTIONS))
 
 
-def wait_ready(url: str, timeout_s: float) -> bool:
-    """Whether the service at `url` answers /readyz with 200 within `timeout_s` (0: one try)."""
+def wait_ready(url: str, timeout_s: float, pid: int | None = None) -> bool:
+    """Whether the service at `url` answers /readyz with 200 within `timeout_s` (0: one try); False at once when
+    process `pid` (the server being started) has exited."""
     deadline = time.monotonic() + timeout_s
     while True:
+        if pid is not None and not _alive(pid):
+            return False
         try:
             if httpx.get(f"{url.rstrip('/')}/readyz", timeout=2).status_code == 200:
                 return True
@@ -64,3 +68,13 @@ def wait_ready(url: str, timeout_s: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True

@@ -1,4 +1,4 @@
-"""The team stack for real (README "Scaling out"): training on a Dask LocalCluster through the project's Prefect
+"""The team stack for real (docs/scaling-out.md): training on a Dask LocalCluster through the project's Prefect
 deployment and a process worker, tracked on the MLflow server (PostgreSQL + S3); DVC pushing to and pulling
 from the S3 server: the dataset, and a finished run's outputs into a teammate's clone."""
 

@@ -207,3 +207,28 @@ def test_a_json_field_the_route_does_not_take_is_named_not_dropped():
     assert info.json()["error"] == "/info does not take `verbose`; it takes no fields (send {})"
     assert good.status_code == empty.status_code == not_object.status_code == 200
     assert seen == ["/predict", "/info", "/predict"]
+
+
+def test_json_the_parser_cannot_take_is_a_400_and_many_unknown_fields_a_short_422():
+    """A 200 KB `[[[...]]]` made json.loads raise RecursionError (a 500); 100,000 unknown keys made a 1 MB
+    message. Neither blocks the event loop: a large body is parsed in a worker thread."""
+    import json
+
+    from fer_platform.serving.error_shape import ErrorShape
+
+    seen, app = _recording_app()
+    guard = ErrorShape(BodyGuard(app, routes={"/predict": "application/json"}, max_bytes=8_000_000,
+                                 json_fields={"/predict": ("faces", "faces_b64")}))
+    many = json.dumps({f"key{i}": i for i in range(100_000)}).encode()
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://test") as client:
+            headers = {"content-type": "application/json"}
+            return (await client.post("/predict", content=b"[" * 100_000 + b"]" * 100_000, headers=headers),
+                    await client.post("/predict", content=many, headers=headers))
+
+    nested, keys = asyncio.run(scenario())
+    assert nested.status_code == 400 and nested.json()["error"] == "the JSON body of /predict is nested too deeply"
+    assert keys.status_code == 422 and len(keys.text) < 300
+    assert keys.json()["error"].startswith("/predict does not take `key0`, `key1`, `key2` and 99997 more;")
+    assert seen == []

@@ -15,7 +15,7 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     import bentoml
     import keras
 
-    from fer_platform.serving.onnx_export import weights_digest
+    from fer_platform.serving.onnx_export import export_onnx, weights_digest
     from fer_platform.serving.packaging import import_from_registry
     from fer_platform.tracking.model_versions import CHAMPION, point_alias, register_version
     from tests.tracking.test_promotion import _log_model, _softmax_regression
@@ -37,3 +37,7 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     assert reused["onnx_source"].endswith("(exported from the same weights)") and reused["parity"]["ok"]
     other = import_from_registry("fer-tiny", faces, exported=(stored, "0" * 64))  # other weights: no reuse
     assert other["onnx_source"] == "exported at packaging"
+    # A file that claims these weights but computes something else fails its parity check: exported after all
+    wrong = export_onnx(_softmax_regression(), tmp_path / "wrong.onnx")
+    fallback = import_from_registry("fer-tiny", faces, exported=(wrong, weights_digest(model)))
+    assert fallback["onnx_source"] == "exported at packaging" and fallback["parity"]["ok"]

@@ -26,7 +26,7 @@ from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
 
 WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
-DEFAULT_OUT = "outputs/demo.mp4"  # outputs/ is git-ignored: demo files never land in the checkout's tracked tree
+DEFAULT_OUT, DEFAULT_PHOTO = "outputs/demo.mp4", "outputs/sample.jpg"  # outputs/ is git-ignored: demo files never land in the checkout's tracked tree
 SINGLE_LABELS = ("happy", "surprise", "neutral", "angry", "sad", "fear")
 PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
 # Face centres for steady clips of 1, 2 and 3 faces (tiles are 210 px wide).
@@ -156,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output video (default: %(default)s, git-ignored); "
                         "ground truth goes beside it as .json")
-    parser.add_argument("--photo", action="store_true", help="a still JPEG of three faces instead of a video")
+    parser.add_argument("--photo", action="store_true",
+                        help=f"a still photo of three faces instead of a video (default --out {DEFAULT_PHOTO})")
     parser.add_argument("--frames-per-segment", type=positive_int, default=15)
     parser.add_argument("--faces-per-label", type=positive_int, default=1, help="one-face segments per label")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of the video (default 10)")
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fer, out = Path(args.fer), Path(args.out)
     if not (fer / "test").is_dir():
         parser.error(f"--fer {fer}: no test/ folder (the FER2013 image-folder root; `dvc pull data.dvc`)")
+    if args.photo and args.out == DEFAULT_OUT:
+        out = Path(DEFAULT_PHOTO)
+    if args.photo and out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        parser.error(f"--out {out}: a --photo is a .jpg or .png")
     if args.out == DEFAULT_OUT:
         out.parent.mkdir(exist_ok=True)
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
@@ -174,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.photo:
         try:
             made = generate_photo(fer, out)
-        except (OSError, RuntimeError) as err:
+        except (OSError, RuntimeError, cv2.error) as err:
             out.unlink(missing_ok=True)
             return report("demo", err)
         print(f"wrote {out}: " + ", ".join(f"{f['label']} ({f['source_id']})" for f in made["faces"]))

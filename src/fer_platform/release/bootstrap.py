@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from fer_platform.models import load_model
-from fer_platform.release import RELEASE_DIR
-from fer_platform.release import CARD_FILE, MODEL_FILE
+from fer_platform.release import CARD_FILE, MODEL_FILE, RELEASE_DIR
 from fer_platform.tracking.model_versions import CHAMPION, alias_lock, aliased_version
 from fer_platform.tracking.release_runs import register_release
 

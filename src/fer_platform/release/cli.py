@@ -12,7 +12,7 @@ from fer_platform.data.dataset import load_dataset
 from fer_platform.errors import USER_ERRORS, report
 from fer_platform.lineage import lineage_tags
 from fer_platform.paths import DATASET
-from fer_platform.release import ONNX_FILE, RELEASE_DIR
+from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
 from fer_platform.release.export import ensemble_release, export_release, read_card, write_onnx
 from fer_platform.training.checkpoints import BEST, STATE
 
@@ -84,7 +84,7 @@ def _onnx(release: Path, dataset: Path) -> int:
 
     try:
         read_card(release)
-        parity = write_onnx(load_model(release / "model.keras", compile=False), load_dataset(dataset), release)
+        parity = write_onnx(load_model(release / MODEL_FILE, compile=False), load_dataset(dataset), release)
     except (*USER_ERRORS, ValueError) as err:
         return report("release", err)
     print(f"{release / ONNX_FILE}: max |p_keras - p_onnx| {parity['max_abs_diff']:.1e} on {parity['faces']} "

@@ -27,7 +27,6 @@ from fer_platform.release import CARD_FILE, CARD_MARKDOWN, MODEL_FILE, ONNX_FILE
 from fer_platform.release.card import model_card_markdown
 
 
-
 def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
                    out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre", onnx: bool = True) -> dict:
     """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card (and, unless
@@ -131,8 +130,8 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
         onnx_path = export_onnx(model, Path(tmp) / ONNX_FILE)
         parity = check_parity(model, onnx_path, faces, min_faces=min(MIN_PARITY_FACES, len(faces)))
         parity["weights_sha256"] = weights_digest(model)  # the package stage reuses this export for these weights
+        os.replace(onnx_path, out_dir / ONNX_FILE)  # the graph first: a report never describes a missing file
         write_json(out_dir / ONNX_PARITY_FILE, parity)
-        os.replace(onnx_path, out_dir / ONNX_FILE)
     return parity
 
 

@@ -37,6 +37,7 @@ def weights_digest(model) -> str:
     bytes differ with each save), so an export of these weights can be recognised and reused."""
     digest = hashlib.sha256()
     for weights in model.get_weights():
+        digest.update(f"{weights.dtype}{weights.shape}".encode())
         digest.update(np.ascontiguousarray(weights).tobytes())
     return digest.hexdigest()
 

@@ -15,7 +15,7 @@ import onnxruntime
 
 from fer_platform.contract import MODEL_NAME
 from fer_platform.models import load_model
-from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
+from fer_platform.serving.onnx_export import ParityError, check_parity, export_onnx, weights_digest
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
 
 SERVED_MODEL_FILE, PARITY_FILE = "model.onnx", "parity.json"
@@ -34,13 +34,18 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             raise FileNotFoundError(f"models:/{registered_model}/{version.version} holds no .keras file")
         model = load_model(keras_files[0], compile=False)
         onnx_path = Path(tmp) / SERVED_MODEL_FILE
+        parity = None
         if exported is not None and Path(exported[0]).is_file() and weights_digest(model) == exported[1]:
             shutil.copyfile(exported[0], onnx_path)
             onnx_source = f"{exported[0]} (exported from the same weights)"
-        else:
+            try:
+                parity = check_parity(model, onnx_path, parity_faces)
+            except ParityError as err:  # the same weights in another graph: export this one after all
+                print(f"{exported[0]} does not compute this model ({err}); exporting it", flush=True)
+        if parity is None:
             export_onnx(model, onnx_path)
             onnx_source = "exported at packaging"
-        parity = check_parity(model, onnx_path, parity_faces)  # either way: checked against this Keras model
+            parity = check_parity(model, onnx_path, parity_faces)  # either way: checked against this Keras model
         (Path(tmp) / PARITY_FILE).write_text(json.dumps(parity, indent=2) + "\n")
         if version.run_id:
             log_to_run(version.run_id, [onnx_path, Path(tmp) / PARITY_FILE],

@@ -1,6 +1,7 @@
-"""Package-time int8 quantization of the served ONNX graph, and the parity report that decides whether it may
-be served: ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8 activations), calibrated on
-Training faces, so this CPU's VNNI instructions run the convolutions.
+"""int8 quantization of the served ONNX graph, and the parity report that would decide whether it may be served:
+ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8 activations), calibrated on Training
+faces, so this CPU's VNNI instructions run the convolutions. Measured by bench/int8.py; not part of packaging
+yet, as it fails the gate (docs/results.md).
 
 The gate (issue #24): labels agree with the float graph on >= 98% of the parity faces, and PublicTest accuracy
 is within 0.3 points of the float graph's. Imports onnxruntime.quantization (and onnx): never imported by the
