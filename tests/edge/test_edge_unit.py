@@ -399,3 +399,21 @@ def test_a_camera_that_is_not_there_is_one_line_without_opencv_noise():
     assert quiet.returncode == 3 and quiet.stderr.strip() == "fer-edge: cannot open camera 99", quiet.stderr
     loud = subprocess.run([*cmd, "--verbose"], capture_output=True, text=True, timeout=60)
     assert loud.returncode == 3 and len(loud.stderr.strip().splitlines()) > 1, loud.stderr
+
+
+def test_the_sample_photo_generator_writes_three_labelled_faces_haar_finds(small_fer, tmp_path):
+    """`python -m fer_platform.edge.demo --photo` (how release/sample.jpg was made): three real PrivateTest
+    faces, the first of each label that Haar finds, never picked by what the model says of them."""
+    import cv2
+    import pytest
+
+    from fer_platform.edge.demo import generate_photo
+    from fer_platform.edge.demo import main as demo_main
+    from fer_platform.faces import FaceDetector
+
+    made = generate_photo(small_fer, tmp_path / "sample.jpg")
+    assert [f["label"] for f in made["faces"]] == ["happy", "surprise", "neutral"]
+    gray = cv2.imread(str(tmp_path / "sample.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert gray.shape == (480, 640) and len(FaceDetector().detect(gray)) == 3
+    with pytest.raises(SystemExit):  # a photo is not an .mp4
+        demo_main(["--fer", str(small_fer), "--photo", "--out", str(tmp_path / "x.mp4")])
