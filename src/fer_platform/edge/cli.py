@@ -87,8 +87,10 @@ def positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.verbose:  # before OpenCV is imported: a missing camera printed ten lines of it before ours
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    if not args.verbose:  # a missing camera printed ten lines of OpenCV's own before ours
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     if args.image is not None:  # a still: JSON out, no window
         from fer_platform.edge.still import classify_image
 
