@@ -102,3 +102,20 @@ def test_a_service_that_is_not_there_is_one_line_naming_the_fix():
     remote = FER.from_service(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(UserError, match=r"/predict: no answer \(ConnectError.*is `bentoml serve` running there"):
         remote.classify(np.zeros((1, 48, 48), np.uint8))
+
+
+def test_fer_edge_image_finds_the_same_faces_as_the_python_api_and_detect(local):
+    """#25: `fer-edge --image` searched a half-size copy from 48 px while /detect and the API search full size
+    from 30 px, so the same photo got other boxes. A photo is now searched the same way everywhere (the API and
+    /detect agree: test_the_same_call_against_the_service_agrees_with_in_process). No service here: the boxes
+    are printed unclassified."""
+    import json
+    import subprocess
+    import sys
+
+    photo = REPO / "release" / "sample.jpg"
+    out = subprocess.run([sys.executable, "-m", "fer_platform.edge.cli", "--image", str(photo), "--url",
+                          "http://127.0.0.1:9", "--timeout", "1"], capture_output=True, text=True, timeout=60)
+    record = json.loads(out.stdout.splitlines()[0])
+    assert [f["box"] for f in record["faces"]] == [f["box"] for f in local.detect_emotions(photo)]
+    assert len(record["faces"]) == 3 and not record["classified"]

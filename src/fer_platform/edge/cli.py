@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fer_platform import version
-from fer_platform.contract import EDGE_MIN_FACE
+from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE
 
 if TYPE_CHECKING:  # the client imports httpx and numpy: not at start-up (`fer-edge --help` stays instant)
     from fer_platform.edge.client import RequestRefused
@@ -52,9 +52,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=positive_int, metavar="N",
                         help="requests out at once (default: 1 for a camera or --realtime, where a deeper pipeline "
                              "only adds latency; 4 for a file, where it adds throughput)")
-    parser.add_argument("--min-face", type=positive_int, default=EDGE_MIN_FACE,
-                        help="smallest face side in pixels; frames are searched at the scale where this is the "
-                             "cascade's 24 px window (default %(default)s: half size)")
+    parser.add_argument("--min-face", type=positive_int,
+                        help=f"smallest face side in pixels; frames are searched at the scale where this is the "
+                             f"cascade's 24 px window (default {EDGE_MIN_FACE}: half size). A photo (--image) is "
+                             f"searched as /detect and the Python API search it: from {HAAR_MIN_FACE} px, full size")
     parser.add_argument("--full-scan-every", type=positive_int, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "
                              "last frame (default: 10 for a camera or --realtime, 1 = always for a file)")
@@ -66,6 +67,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stats", metavar="PATH", help="write the run's summary (FPS, latency, stages) as JSON")
     parser.add_argument("--verbose", action="store_true", help="show OpenCV's own warnings (hidden by default)")
     args = parser.parse_args(argv)
+    if args.min_face is None and args.image is None:
+        args.min_face = EDGE_MIN_FACE
     live = args.video is None or args.realtime  # a camera, or a file played as one
     if args.max_in_flight is None:
         args.max_in_flight = 1 if live else 4

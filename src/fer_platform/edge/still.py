@@ -30,8 +30,12 @@ def classify_image(args: argparse.Namespace) -> int:
         print(f"fer-edge: cannot read image {args.image!r} (missing, or not an image OpenCV reads)", file=sys.stderr)
         return EXIT_SOURCE
     gray = to_gray(image)
-    detector = FaceDetector(DetectorSettings(min_face=args.min_face))
-    boxes = detector.detect(gray, downscale=detector.lossless_downscale())
+    if args.min_face is None:  # the search /detect and the Python API make: the same faces on the same photo
+        detector = FaceDetector()
+        boxes = detector.detect(gray)
+    else:
+        detector = FaceDetector(DetectorSettings(min_face=args.min_face))
+        boxes = detector.detect(gray, downscale=detector.lossless_downscale())
     probs = refused = None
     if boxes:
         client = PredictClient(args.url, timeout=args.timeout, max_in_flight=1, token=args.token)
