@@ -191,3 +191,32 @@ def test_a_token_protects_every_route_but_the_probes_and_fer_edge_sends_it(relea
         assert "team-secret" not in out.stderr and "team-secret" not in (root / f"serve-{srv.port}.log").read_text()
     finally:
         srv.stop()
+
+
+def _metric_samples(text: str, name: str) -> dict[str, float]:
+    """{labels part: value} of one metric in Prometheus' text format."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            key, value = line.rsplit(" ", 1)
+            out[key[len(name):]] = float(value)
+    return out
+
+
+def test_metrics_count_each_label_answered_and_the_confidence_of_answers(release_server, faces):
+    """#27's first piece: what the served model answers, on /metrics, without keeping a face."""
+    url = release_server.url
+
+    def scrape() -> tuple[dict, dict]:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        return (_metric_samples(text, "fer_predicted_label_total"),
+                _metric_samples(text, "fer_prediction_confidence_count"))
+
+    labels_before, count_before = scrape()
+    answer = post_predict(url, faces=faces[0][:3].tolist()).json()["faces"]
+    labels_after, count_after = scrape()
+    for label in {f["label"] for f in answer}:
+        key = f'{{label="{label}"}}'
+        want = sum(f["label"] == label for f in answer)
+        assert labels_after[key] - labels_before.get(key, 0.0) == want, (label, labels_before, labels_after)
+    assert sum(count_after.values()) - sum(count_before.values()) == 3

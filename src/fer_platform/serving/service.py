@@ -44,18 +44,26 @@ TOKEN_ENV = "FER_API_TOKEN"  # optional: when set, every route but the probes ne
 
 def _counted(predict):
     """`predict`, counted on /metrics: faces classified, in how many ONNX Runtime calls (the batching that merges
-    concurrent requests shows as fewer calls than requests)."""
+    concurrent requests shows as fewer calls than requests), each label answered, and the confidence of answers
+    (what the served model sees, without keeping a face: a shift in either is the first sign of drift)."""
     # Imported here, in the worker: BentoML sets PROMETHEUS_MULTIPROC_DIR after importing this module, and a
     # counter made before that never reaches /metrics.
-    from prometheus_client import Counter
+    from prometheus_client import Counter, Histogram
 
     calls = Counter("fer_inference_calls", "ONNX Runtime inference calls")
     faces_seen = Counter("fer_inference_faces", "faces classified")
+    labels = Counter("fer_predicted_label", "faces classified, by top label", ["label"])
+    confidence = Histogram("fer_prediction_confidence", "the top label's probability",
+                           buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0))
 
     def run(faces: np.ndarray) -> np.ndarray:
         calls.inc()
         faces_seen.inc(len(faces))
-        return predict(faces)
+        probs = predict(faces)
+        for top, p in zip(probs.argmax(axis=1), probs.max(axis=1), strict=True):
+            labels.labels(EMOTIONS[top]).inc()
+            confidence.observe(float(p))
+        return probs
     return run
 
 
