@@ -61,7 +61,7 @@ demo: setup  ## the service in the background (if none answers), then the sample
 		echo "starting bentoml serve in the background (log: outputs/serve.log)"; \
 		nohup bentoml serve --port 3000 > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
 		fer-platform wait-ready --url $(SERVICE_URL) --timeout 120 --pid $$(cat outputs/serve.pid) || { \
-			rm -f outputs/serve.pid; \
+			kill $$(cat outputs/serve.pid) 2>/dev/null; rm -f outputs/serve.pid; \
 			echo "the service did not come up: see outputs/serve.log (make run builds what it serves)"; exit 1; }; }
 	fer-edge --image release/sample.jpg --url $(SERVICE_URL) --output outputs/sample_annotated.jpg --jsonl outputs/sample.jsonl
 	@echo "annotated: outputs/sample_annotated.jpg; faces: outputs/sample.jsonl; the service: $(SERVICE_URL) (make stop)"

@@ -61,8 +61,12 @@ def test_the_committed_onnx_graph_is_the_committed_model(small_dataset):
 
     parity = json.loads((RELEASE / "onnx_parity.json").read_text())
     assert parity["ok"] and parity["faces"] == 1024 and parity["identical_labels"] == 1024
+    from fer_platform.serving.onnx_export import weights_digest
+
     faces = small_dataset.images[:64]
-    keras_probs = predict_probabilities(load_model(RELEASE / "model.keras", compile=False), faces)
+    model = load_model(RELEASE / "model.keras", compile=False)
+    assert parity["weights_sha256"] == weights_digest(model)  # what packaging recognises the release by
+    keras_probs = predict_probabilities(model, faces)
     onnx_probs = FaceClassifier(RELEASE / "model.onnx").predict(faces)
     assert np.abs(keras_probs - onnx_probs).max() <= 1e-4
 

@@ -211,7 +211,7 @@ def test_a_json_field_the_route_does_not_take_is_named_not_dropped():
 
 def test_json_the_parser_cannot_take_is_a_400_and_many_unknown_fields_a_short_422():
     """A 200 KB `[[[...]]]` made json.loads raise RecursionError (a 500); 100,000 unknown keys made a 1 MB
-    message. Neither blocks the event loop: a large body is parsed in a worker thread."""
+    message, and now a short one."""
     import json
 
     from fer_platform.serving.error_shape import ErrorShape

@@ -15,7 +15,7 @@ import onnxruntime
 
 from fer_platform.contract import MODEL_NAME
 from fer_platform.models import load_model
-from fer_platform.serving.onnx_export import ParityError, check_parity, export_onnx, weights_digest
+from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
 
 SERVED_MODEL_FILE, PARITY_FILE = "model.onnx", "parity.json"
@@ -40,8 +40,9 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             onnx_source = f"{exported[0]} (exported from the same weights)"
             try:
                 parity = check_parity(model, onnx_path, parity_faces)
-            except ParityError as err:  # the same weights in another graph: export this one after all
-                print(f"{exported[0]} does not compute this model ({err}); exporting it", flush=True)
+            except Exception as err:  # noqa: BLE001 - another graph, or a file ONNX Runtime cannot load: export
+                parity = None
+                print(f"{exported[0]} cannot serve this model ({str(err)[:200]}); exporting it", flush=True)
         if parity is None:
             export_onnx(model, onnx_path)
             onnx_source = "exported at packaging"

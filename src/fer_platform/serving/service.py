@@ -3,7 +3,8 @@
     POST /predict  48x48 face crops -> per face: top label, confidence, probabilities
     POST /detect   a JPEG/PNG upload -> Haar faces -> [{box, label, confidence, probabilities}]
     POST /info     the served model: registered name, version, alias, labels, training metrics
-    GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total and fer_inference_faces_total)
+    GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total, fer_inference_faces_total,
+                                  fer_predicted_label_total{label} and the fer_prediction_confidence histogram)
 
 The model is the `fer-classifier` entry of the BentoML model store: the champion exported to ONNX by the
 package stage (parity-checked against Keras), so serving needs neither MLflow nor TensorFlow. CPU-bound work
