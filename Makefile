@@ -50,6 +50,8 @@ compare: setup  ## experiments against HEAD in 120 columns: headline metrics, th
 	python -m fer_platform.compare --width 120
 
 serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger UI at /)
+	@if fer-platform wait-ready --timeout 0; then \
+		echo "a service already answers on http://127.0.0.1:3000 (make stop, or: bentoml serve --port 3001)"; exit 1; fi
 	bentoml serve
 
 # The README's first screen: the service in the background (log and pid in outputs/, git-ignored) unless one
