@@ -57,3 +57,32 @@ def test_a_directory_stranded_between_the_two_renames_is_put_back(tmp_path):
             raise RuntimeError("this write fails half-way")
     assert (tmp_path / "docs" / "index.html").read_text() == "the last complete report"
     assert not recover_dir(tmp_path / "docs")  # nothing stranded any more
+
+
+def test_replacing_a_directory_never_leaves_a_moment_without_it(tmp_path, monkeypatch):
+    """#23.6: the old swap renamed `docs` away and then the new one in; a reader (or a kill) between the two saw
+    no `docs` at all. Every rename the swap makes is watched: after each, `docs` must still be there."""
+    from pathlib import Path
+
+    target = tmp_path / "docs"
+    with atomic_dir(target) as tmp:
+        (tmp / "index.html").write_text("old")
+    seen_missing = []
+    real_rename, real_os_rename = Path.rename, os.rename
+
+    def watched_rename(self, dest):
+        result = real_rename(self, dest)
+        seen_missing.append(not target.is_dir())
+        return result
+
+    def watched_os_rename(src, dst, *args, **kwargs):
+        real_os_rename(src, dst, *args, **kwargs)
+        seen_missing.append(not target.is_dir())
+
+    monkeypatch.setattr(Path, "rename", watched_rename)
+    monkeypatch.setattr(os, "rename", watched_os_rename)
+    with atomic_dir(target) as tmp:
+        (tmp / "index.html").write_text("new")
+    assert not any(seen_missing), "docs was missing between two renames"
+    assert (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]  # the old copy is gone, nothing left beside

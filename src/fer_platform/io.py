@@ -7,10 +7,12 @@ then renamed over the target; the directory entry is flushed too, so a crash kee
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,8 +42,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `target`; it replaces `target` only if the block succeeds.
 
-    A directory cannot be swapped in one rename: the old one moves to `.<name>.old` first. A kill between the
-    two renames leaves only that, so every use first puts a stranded `.old` back (recover_dir)."""
+    The new directory and the old one are exchanged in one step (Linux's renameat2 RENAME_EXCHANGE), so a reader
+    always finds one of them whole. Where the system cannot (another OS, a filesystem without it), the old one
+    moves to `.<name>.old` first: a kill between those two renames leaves only that, so every use first puts a
+    stranded `.old` back (recover_dir)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(target)
@@ -52,6 +56,9 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             if path.is_file():
                 _fsync(path)
         os.chmod(tmp, 0o777 & ~_umask())
+        if target.is_dir() and _exchange(tmp, target):  # tmp now holds the old copy: removed below
+            _fsync_dir(target.parent)
+            return
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():
@@ -61,6 +68,19 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (renameat2 with RENAME_EXCHANGE, Linux 3.15+); False where that is not there."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # a libc without it (glibc < 2.28, musl)
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 def recover_dir(target: str | Path) -> bool:
