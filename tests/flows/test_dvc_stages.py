@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from tests.conftest import REPO
@@ -80,3 +81,52 @@ def test_execution_only_settings_are_not_dependencies_and_promote_reads_what_it_
     promote = _stage("promote")
     assert {"artifacts/dataset/fer2013.npz", "reports/plots", "reports/metrics"} <= set(promote["deps"])
     assert "train" in promote["params"]
+
+
+def test_every_architecture_a_run_evaluates_is_plotted_and_each_file_evaluate_writes_is_an_output(tmp_path):
+    """#23.7: the plots listed four architectures by hand, so an arch a profile adds (gpu72's three) was never
+    plotted. DVC itself resolves dvc.yaml here, with one more arch than the committed params."""
+    import shutil
+    import subprocess
+    import sys
+
+    from dvc.repo import Repo
+
+    from fer_platform.evaluation.evaluate import write_evaluation
+    from fer_platform.evaluation.metrics import classification_report
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["archs"]["added_by_a_profile"] = {"architecture": "cnn"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    repo = Repo(str(tmp_path))
+    repo.index.check_graph()  # no overlapping outputs
+    plotted = _plotted_files(repo)
+    outputs = {str(Path(o.def_path)) for o in repo.index.outs}
+    for arch in params["train"]["archs"]:
+        assert f"reports/plots/{arch}/history.csv" in plotted, arch
+        assert f"reports/plots/{arch}/predictions_privatetest.csv" in plotted, arch
+
+    # What evaluate writes is exactly what the stage declares: a new file is not left out of the cache.
+    history = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5}]
+    true, predicted = np.arange(14) % 7, np.arange(14) % 5
+    report = {**classification_report(true, predicted), "_true": true, "_predicted": predicted}
+    written = write_evaluation("cnn", {"PublicTest": report, "PrivateTest": report}, history,
+                               tmp_path / "metrics.json", tmp_path / "reports/plots/cnn")
+    declared = {p for p in outputs if p.startswith("reports/plots/cnn/") or p == "reports/plots/cnn"}
+    assert {str(p.relative_to(tmp_path)) for p in written.values()} == declared
+
+
+def _plotted_files(repo) -> set[str]:
+    """Every data file DVC plots: stage outputs marked as plots, and the files top-level plots name."""
+    files = {str(Path(out.def_path)) for out in repo.index.outs if out.plot}
+    for definitions in repo.index._plots.values():
+        for definition in definitions:
+            if isinstance(definition, str):
+                files.add(definition)
+                continue
+            (plot_id, props), = definition.items()
+            y = (props or {}).get("y")
+            files.update(y if isinstance(y, dict) else [plot_id])
+    return files
