@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_FER, REPO, write_result
 from _serving import Server, prepare
 
+from fer_platform.config import load_params
 from fer_platform.data.readers import read_fer2013
 from fer_platform.labels import REPORT
 from fer_platform.serving.runtime import FaceClassifier
@@ -166,7 +167,7 @@ def main() -> int:
 
 def _export_served_model(env: dict) -> None:
     """The model.onnx the server serves, copied out of the BentoML store for the in-process ceiling."""
-    store = Path(env["BENTOML_HOME"]) / "models" / "fer-classifier"
+    store = Path(env["BENTOML_HOME"]) / "models" / load_params(REPO / "params.yaml").promote.registered_model
     latest = (store / "latest").read_text().strip()
     (REPO / "bench/.cache/serving/model.onnx").write_bytes((store / latest / "model.onnx").read_bytes())
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from prefect import flow, task
@@ -37,11 +38,15 @@ def _release_export() -> tuple[Path, str] | None:
 
 @task(name="build-bento", retries=1)
 def build_task() -> str:
-    # The bento installs the project from its wheel; build it from this checkout first.
+    # The bento installs the project from its wheel; build it from this checkout first, into a folder of its
+    # own (one wheel, whatever pyproject's version is) inside the project (BentoML takes no wheel outside it).
     venv_uv = Path(sys.executable).with_name("uv")
     uv = str(venv_uv) if venv_uv.exists() else shutil.which("uv") or "uv"
-    subprocess.run([uv, "build", "--wheel", "--out-dir", "dist", "--quiet"], check=True)
-    return build_bento("bentofile.yaml")
+    Path("dist").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wheel-", dir="dist") as dist:
+        subprocess.run([uv, "build", "--wheel", "--out-dir", dist, "--quiet"], check=True)
+        (wheel,) = Path(dist).glob("fer_platform-*.whl")
+        return build_bento(wheel, "bentofile.yaml")
 
 
 @flow(name="package", log_prints=True)

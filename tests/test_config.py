@@ -91,3 +91,12 @@ def test_each_mistake_is_one_line_with_the_file_line_and_key(tmp_path):
         number = int(line.split(":")[1])
         assert f": {key}: " in line and key.rsplit(".", 1)[1] in text[number - 1], (line, text[number - 1])
     assert "pydantic" not in str(caught.value) and "errors.pydantic.dev" not in str(caught.value)
+
+
+def test_a_registered_model_name_the_model_store_cannot_take_is_one_line(tmp_path):
+    """#23.9: the name is also the BentoML model-store entry the service loads, which takes lowercase letters,
+    digits, '-', '_' and '.' only; a name that MLflow takes but BentoML does not failed at packaging."""
+    path = _write(tmp_path, lambda r: r["promote"].update(registered_model="FER Classifier"))
+    with pytest.raises(ConfigError, match=r"params.yaml:\d+: promote\.registered_model: .*lowercase") as caught:
+        load_params(path)
+    assert len(str(caught.value).splitlines()) == 1

@@ -9,9 +9,10 @@ from fer_platform.faces import DetectorSettings
 from tests.conftest import REPO
 
 
-def test_bentofile_serves_the_model_store_entry_the_package_stage_writes():
+def test_bentofile_repeats_neither_the_model_name_nor_the_wheel_version():
+    """The build takes the model the service names and the wheel the package stage builds (#23, constants)."""
     bentofile = yaml.safe_load((REPO / "bentofile.yaml").read_text())
-    assert bentofile["models"] == [f"{MODEL_NAME}:latest"]
+    assert "models" not in bentofile and "wheels" not in bentofile["python"]
 
 
 def test_params_and_settings_defaults_name_the_same_registered_model():

@@ -6,11 +6,12 @@ Every tunable of the platform lives in params.yaml; these models are its schema.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from fer_platform.config_errors import problems, render
 from fer_platform.contract import HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
@@ -49,12 +50,22 @@ class ValidateSettings(Settings):
 
 
 class PromoteSettings(Settings):
+    # The MLflow registered model, and the BentoML model-store entry the package stage writes and the service
+    # loads: so it must be a name BentoML takes.
     registered_model: str = MODEL_NAME
     # A candidate takes `champion` only if its PublicTest accuracy beats the champion's by this much.
     min_improvement: float = Field(default=0.002, ge=0)
     # ... and only if its robustness mean (evaluation.robustness, PublicTest) is at most this far below the
     # champion's on the same perturbed faces: a more accurate but more fragile model is refused.
     max_robustness_drop: float = Field(default=0.02, ge=0)
+
+    @field_validator("registered_model")
+    @classmethod
+    def _a_model_store_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?", name):
+            raise ValueError("must be lowercase letters, digits, '-', '_' or '.', at most 63, starting and ending "
+                             "with a letter or digit (it also names the BentoML model-store entry)")
+        return name
 
 
 class EvaluateSettings(Settings):

@@ -31,6 +31,7 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
 
     exported = import_from_registry("fer-tiny", faces)
     assert exported["onnx_source"] == "exported at packaging" and exported["parity"]["ok"]
+    assert exported["bento_model"].startswith("fer-tiny:")  # #23.9: the store entry the service of fer-tiny loads
     stored = bentoml.models.get(exported["bento_model"]).path_of("model.onnx")
 
     reused = import_from_registry("fer-tiny", faces, exported=(stored, weights_digest(model)))

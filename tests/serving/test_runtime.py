@@ -1,6 +1,7 @@
 """The serving runtime: an ONNX export is served only if it computes what Keras computes (parity on real
 faces), and the service's modules load without TensorFlow, Keras or MLflow."""
 
+import os
 import subprocess
 import sys
 
@@ -60,3 +61,17 @@ def test_bento_requirements_are_the_locked_serving_group_and_nothing_of_training
                             "--no-emit-project", "--no-header"], cwd=REPO, capture_output=True, text=True)
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout == pinned, "infra/bento/requirements.txt is stale: run `make serving-requirements`"
+
+
+def test_the_service_serves_the_model_store_entry_named_by_promote_registered_model(tmp_path):
+    """#23.9: packaging stored and the service loaded `fer-classifier` whatever promote.registered_model said."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["promote"]["registered_model"] = "fer-other"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    code = ("import fer_platform.serving.service as s; print([str(m.tag) for m in s.FerService.models])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "FER_PARAMS": str(tmp_path / "params.yaml")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "['fer-other:latest']"

@@ -4,6 +4,7 @@ a bento from bentofile.yaml."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,8 +13,8 @@ from pathlib import Path
 import bentoml
 import numpy as np
 import onnxruntime
+import yaml
 
-from fer_platform.contract import MODEL_NAME
 from fer_platform.models import load_model
 from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
@@ -24,7 +25,7 @@ SERVED_MODEL_FILE, PARITY_FILE = "model.onnx", "parity.json"
 def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION,
                          exported: tuple[Path, str] | None = None) -> dict:
     """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
-    version's run and put it in the BentoML model store with its lineage. Nothing is stored if parity fails.
+    version's run and put it in the BentoML model store (as `registered_model`) with its lineage. Nothing is stored if parity fails.
 
     `exported`: (an ONNX file, the weights_digest it was exported from), e.g. the committed release's: when the
     version has those weights, that file is checked and served instead of exporting again (tf2onnx: ~40 s)."""
@@ -61,7 +62,8 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             "runtime": f"onnxruntime {onnxruntime.__version__}", "parity": parity, "onnx_source": onnx_source,
         }
         metadata = {k: v for k, v in metadata.items() if v is not None}  # BentoML metadata has no null
-        with bentoml.models.create(MODEL_NAME, labels={"alias": alias, "registry_version": str(version.version)},
+        # Stored under the registered model's name: the service loads the entry params.yaml names.
+        with bentoml.models.create(registered_model, labels={"alias": alias, "registry_version": str(version.version)},
                                    metadata=metadata) as bento_model:
             for name in (SERVED_MODEL_FILE, PARITY_FILE):
                 shutil.copyfile(Path(tmp) / name, bento_model.path_of(name))
@@ -76,10 +78,17 @@ def _number(tag: str | None) -> float | None:
         return None
 
 
-def build_bento(bentofile: str = "bentofile.yaml") -> str:
-    """`bentoml build` (a subprocess: the build imports the service, which must not share our state)."""
-    out = subprocess.run(["bentoml", "build", "-f", bentofile, "--output", "tag"],
-                         capture_output=True, text=True)
+def build_bento(wheel: Path, bentofile: str = "bentofile.yaml") -> str:
+    """`bentoml build` of bentofile.yaml with the project's `wheel` (built from this checkout) added, so neither
+    the wheel's version nor the model's name is written there: the model is the one the service names, which a
+    build includes by itself. A subprocess: the build imports the service, which must not share our state."""
+    config = yaml.safe_load(Path(bentofile).read_text())
+    config.setdefault("python", {})["wheels"] = [os.path.relpath(wheel)]  # BentoML takes none outside the project
+    with tempfile.TemporaryDirectory() as tmp:
+        filled = Path(tmp) / "bentofile.yaml"
+        filled.write_text(yaml.safe_dump(config, sort_keys=False))
+        out = subprocess.run(["bentoml", "build", "-f", str(filled), "--output", "tag"],
+                             capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"bentoml build failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     tag = out.stdout.strip().splitlines()[-1].removeprefix("__tag__:")

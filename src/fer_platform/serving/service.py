@@ -6,8 +6,9 @@
     GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total, fer_inference_faces_total,
                                   fer_predicted_label_total{label} and the fer_prediction_confidence histogram)
 
-The model is the `fer-classifier` entry of the BentoML model store: the champion exported to ONNX by the
-package stage (parity-checked against Keras), so serving needs neither MLflow nor TensorFlow. CPU-bound work
+The model is the BentoML model-store entry named by params.yaml `promote.registered_model` (`fer-classifier`):
+the champion exported to ONNX by the package stage (parity-checked against Keras), so serving needs neither
+MLflow nor TensorFlow. CPU-bound work
 (decoding, Haar) runs in worker threads, never on the event loop; overload is a quick 503 with Retry-After.
 Limits come from params.yaml `serve` (FER_PARAMS overrides).
 """
@@ -27,7 +28,7 @@ from bentoml.exceptions import BentoMLException
 
 from fer_platform import version as fer_platform_version
 from fer_platform.config import load_params
-from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
+from fer_platform.contract import IMAGE_SHAPE
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
 from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
@@ -38,7 +39,9 @@ from fer_platform.serving.requests import RequestError, decode_faces, decode_ima
 from fer_platform.serving.runtime import FaceClassifier
 
 # At import, because BentoML's decorators below take the limits as arguments.
-SERVE = load_params(os.environ.get("FER_PARAMS", "params.yaml")).serve
+PARAMS = load_params(os.environ.get("FER_PARAMS", "params.yaml"))
+SERVE = PARAMS.serve
+MODEL_TAG = f"{PARAMS.promote.registered_model}:latest"  # the store entry the package stage writes
 SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
 TOKEN_ENV = "FER_API_TOKEN"  # optional: when set, every route but the probes needs this bearer token
 
@@ -86,7 +89,7 @@ class FerService:
     a batch and the hop to a model process costs a copy and a round trip: a 4-face request took ~190 ms that way,
     41 ms this way."""
 
-    bento_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+    bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
         cv2.setNumThreads(1)  # one core per CPU-bound request; the other core belongs to inference
@@ -141,7 +144,7 @@ class FerService:
 
 
 FerService.add_asgi_middleware(ErrorShape)  # outermost: it also shapes the guards' answers
-FerService.add_asgi_middleware(OpenAPIInfo, versions=lambda: _versions(bentoml.models.get(f"{MODEL_NAME}:latest")))
+FerService.add_asgi_middleware(OpenAPIInfo, versions=lambda: _versions(bentoml.models.get(MODEL_TAG)))
 FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""))
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
