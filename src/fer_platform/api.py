@@ -27,9 +27,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME
+from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME, TOKEN_ENV
 from fer_platform.errors import UserError
-from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face, to_gray
 from fer_platform.labels import face_result
 from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
 
@@ -85,7 +85,7 @@ class FER:
     @classmethod
     def from_service(cls, url: str = "http://127.0.0.1:3000", token: str | None = None,
                      timeout: float = 30.0) -> FER:
-        client = _ServiceClient(url, token if token is not None else os.environ.get("FER_API_TOKEN"), timeout)
+        client = _ServiceClient(url, token if token is not None else os.environ.get(TOKEN_ENV), timeout)
         return cls(client.predict, client.detect, source=url)
 
     def detect_emotions(self, image: str | Path | np.ndarray) -> Faces:
@@ -100,8 +100,7 @@ class FER:
         if not boxes:
             return []
         probabilities = self._predict(crop_faces(gray, boxes))
-        return [{"box": dict(zip(("x", "y", "w", "h"), box, strict=True)), **face_result(p)}
-                for box, p in zip(boxes, probabilities, strict=True)]
+        return [detected_face(box, p) for box, p in zip(boxes, probabilities, strict=True)]
 
     def classify(self, crops: np.ndarray) -> Faces:
         """(N, 48, 48) uint8 face crops -> [{"label", "confidence", "probabilities"}]."""

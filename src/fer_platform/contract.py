@@ -17,6 +17,10 @@ PIXEL_DTYPE: str = "uint8"
 # it because YAML cannot import; tests/test_contract.py checks that they agree).
 MODEL_NAME: str = "fer-classifier"
 
+# The environment variable holding the service's bearer token: the service requires it when set, and fer-edge and
+# the Python API send it.
+TOKEN_ENV: str = "FER_API_TOKEN"
+
 # Haar cascade defaults (haarcascade_frontalface_default, shipped with opencv-python).
 HAAR_SCALE_FACTOR: float = 1.1
 HAAR_MIN_NEIGHBORS: int = 5

@@ -17,6 +17,7 @@ from fer_platform.contract import (
     HAAR_WINDOW,
     IMAGE_SHAPE,
 )
+from fer_platform.labels import face_result
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -63,6 +64,14 @@ class FaceDetector:
         )
         found = [tuple(int(round(v / downscale)) for v in b) for b in boxes]
         return sorted((_clip(b, gray.shape) for b in found), key=lambda b: -b[2] * b[3])
+
+
+def detected_face(box: tuple[int, ...], probabilities=None) -> dict:
+    """One face as /detect answers it (and `fer-edge --image` and the Python API): its box and face_result of its
+    probabilities; label, confidence and probabilities None when it was not classified."""
+    answer = face_result(probabilities) if probabilities is not None else \
+        {"label": None, "confidence": None, "probabilities": None}
+    return {"box": dict(zip(("x", "y", "w", "h"), box, strict=True)), **answer}
 
 
 def iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:

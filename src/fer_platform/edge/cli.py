@@ -14,16 +14,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from fer_platform import version
-from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE
-
-if TYPE_CHECKING:  # the client imports httpx and numpy: not at start-up (`fer-edge --help` stays instant)
-    from fer_platform.edge.client import RequestRefused
-
-EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_OUTPUT, EXIT_NO_SERVICE, EXIT_REFUSED = 0, 2, 3, 4, 5, 6
-TOKEN_ENV = "FER_API_TOKEN"  # the service reads the same variable
+from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, TOKEN_ENV
+from fer_platform.edge.exits import (
+    EXIT_NO_SERVICE,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_REFUSED,
+    EXIT_SOURCE,
+    EXIT_USAGE,
+    refused_line,
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -140,16 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"with faces (is `bentoml serve` running there?)", file=sys.stderr)
         return EXIT_NO_SERVICE
     return EXIT_OK
-
-
-def refused_line(refused: RequestRefused, token: str | None) -> str:
-    """What to fix (the service's own message says which limit; the token itself is never shown)."""
-    if refused.status == 401:
-        what = "refused the token" if token else "requires a token"
-        return f"the service {what} (HTTP 401): set {TOKEN_ENV} (or --token) to the service's token"
-    if refused.status == 413:
-        return f"the request was too large for the service (HTTP 413): {refused.error}"
-    return f"the service refused the request (HTTP {refused.status}): {refused.error}"
 
 
 def _open_jsonl(target: str | None):

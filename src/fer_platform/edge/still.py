@@ -8,20 +8,12 @@ import sys
 
 import cv2
 
-from fer_platform.edge.cli import (
-    EXIT_NO_SERVICE,
-    EXIT_OK,
-    EXIT_OUTPUT,
-    EXIT_REFUSED,
-    EXIT_SOURCE,
-    refused_line,
-)
 from fer_platform.edge.client import PredictClient
+from fer_platform.edge.exits import EXIT_NO_SERVICE, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_SOURCE, refused_line
 from fer_platform.edge.face_tracks import FaceTracker
 from fer_platform.edge.outputs import OutputFailed, RunOutputs
 from fer_platform.edge.overlay import draw
-from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
-from fer_platform.labels import face_result
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face, to_gray
 
 
 def classify_image(args: argparse.Namespace) -> int:
@@ -46,10 +38,7 @@ def classify_image(args: argparse.Namespace) -> int:
         finally:
             client.close()
         refused = client.refused
-    faces = [{"box": dict(zip(("x", "y", "w", "h"), box, strict=True)),
-              **(face_result(probs[i]) if probs is not None else {"label": None, "confidence": None,
-                                                                   "probabilities": None})}
-             for i, box in enumerate(boxes)]
+    faces = [detected_face(box, None if probs is None else probs[i]) for i, box in enumerate(boxes)]
     record = {"image": args.image, "width": int(gray.shape[1]), "height": int(gray.shape[0]),
               "classified": probs is not None or not boxes, "faces": faces}
     try:

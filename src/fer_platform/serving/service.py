@@ -28,8 +28,8 @@ from bentoml.exceptions import BentoMLException
 
 from fer_platform import version as fer_platform_version
 from fer_platform.config import load_params
-from fer_platform.contract import IMAGE_SHAPE
-from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
+from fer_platform.contract import IMAGE_SHAPE, TOKEN_ENV
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face
 from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
 from fer_platform.serving.error_shape import ErrorShape
@@ -43,7 +43,6 @@ PARAMS = load_params(os.environ.get("FER_PARAMS", "params.yaml"))
 SERVE = PARAMS.serve
 MODEL_TAG = f"{PARAMS.promote.registered_model}:latest"  # the store entry the package stage writes
 SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
-TOKEN_ENV = "FER_API_TOKEN"  # optional: when set, every route but the probes needs this bearer token
 
 
 def _counted(predict):
@@ -126,8 +125,7 @@ class FerService:
         results = []
         if boxes:
             probs = await self.infer(crop_faces(gray, boxes))
-            results = [{"box": dict(zip(("x", "y", "w", "h"), b, strict=True)), **face_result(p)}
-                       for b, p in zip(boxes, probs, strict=True)]
+            results = [detected_face(b, p) for b, p in zip(boxes, probs, strict=True)]
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
 
