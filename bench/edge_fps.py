@@ -20,8 +20,8 @@ from _common import DEFAULT_FER, REPO, write_result
 from _serving import Server, prepare
 
 from fer_platform.contract import EDGE_MIN_FACE
-from fer_platform.edge.face_tracks import iou
 from fer_platform.faces import DetectorSettings, FaceDetector
+from fer_platform.streams.face_tracks import iou
 
 CACHE = REPO / "bench" / ".cache"
 BIN = Path(sys.executable).parent

@@ -9,6 +9,11 @@ from __future__ import annotations
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES: int = len(EMOTIONS)
 EMOTION_TO_CODE: dict[str, int] = {name: code for code, name in enumerate(EMOTIONS)}
+# One colour per emotion (RGB), each readable under white text: fer-edge's overlay and the service's live page
+# draw a face in its label's colour, so the same expression looks the same in both.
+EMOTION_COLOURS: dict[str, tuple[int, int, int]] = {
+    "angry": (200, 40, 40), "disgust": (40, 120, 40), "fear": (140, 40, 140), "happy": (230, 140, 0),
+    "sad": (20, 80, 160), "surprise": (0, 120, 120), "neutral": (90, 90, 90)}
 
 # The original `Usage` column values; the image-folder release keeps them as file-name prefixes.
 SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")

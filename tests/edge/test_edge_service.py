@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_platform.edge.demo import generate
-from fer_platform.edge.face_tracks import iou
+from fer_platform.streams.face_tracks import iou
 from tests.conftest import SHARED_FER
 from tests.quick_project import Server
 

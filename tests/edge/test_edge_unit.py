@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from fer_platform.edge.cli import EXIT_OUTPUT, EXIT_SOURCE, main
-from fer_platform.edge.face_tracks import FaceTracker, iou
+from fer_platform.streams.face_tracks import FaceTracker, iou
 from tests.edge.fake_service import fake_service
 
 

@@ -20,10 +20,10 @@ import numpy as np
 
 from fer_platform import version
 from fer_platform.edge.cli import positive_int
-from fer_platform.edge.face_tracks import iou
 from fer_platform.errors import report
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
+from fer_platform.streams.face_tracks import iou
 
 WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
 DEFAULT_OUT, DEFAULT_PHOTO = "outputs/demo.mp4", "outputs/sample.jpg"  # outputs/ is git-ignored: demo files never land in the checkout's tracked tree
@@ -32,6 +32,32 @@ PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
 # Face centres for steady clips of 1, 2 and 3 faces (tiles are 210 px wide).
 STEADY_CENTERS = ([(WIDTH // 2, HEIGHT // 2)], [(165, HEIGHT // 2), (475, HEIGHT // 2)],
                   [(110, HEIGHT // 2), (320, HEIGHT // 2), (530, HEIGHT // 2)])
+
+
+class Y4mWriter:
+    """Uncompressed YUV 4:2:0 frames: the format Chromium's fake camera plays
+    (--use-file-for-fake-video-capture=FILE.y4m), so a browser can be shown labelled faces as its camera."""
+
+    def __init__(self, out: Path, fps: float):
+        self.file = open(out, "wb")  # noqa: SIM115  (release() closes it, as a cv2.VideoWriter does)
+        rate = f"{int(fps)}:1" if float(fps).is_integer() else f"{round(fps * 1000)}:1000"
+        self.file.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{rate} Ip A1:1 C420jpeg\n".encode())
+
+    def write(self, frame: np.ndarray) -> None:
+        self.file.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+
+    def release(self) -> None:
+        self.file.close()
+
+
+def open_writer(out: Path, fps: float):
+    """A .y4m (a fake camera's clip) or an MP4 video."""
+    if out.suffix.lower() == ".y4m":
+        return Y4mWriter(out, fps)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
+    if not writer.isOpened():
+        raise OSError(f"cannot write {out}")
+    return writer
 
 
 def _face_tile(face48: np.ndarray) -> np.ndarray:
@@ -82,9 +108,7 @@ def generate(fer_root: Path, out: Path, frames_per_segment: int = 15, fps: float
         needed[label] = needed.get(label, 0) + 1
     pool = pick_faces(fer_root, detector, needed)
     segments_spec = [[lab] for lab in singles] + [list(p) for p in PAIRS] + [[]]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
-    if not writer.isOpened():
-        raise OSError(f"cannot write {out}")
+    writer = open_writer(out, fps)
     rng = np.random.default_rng(0)
     used: dict[str, int] = {}
     segments, frame_index = [], 0
@@ -121,9 +145,7 @@ def generate_steady(fer_root: Path, out: Path, faces: int, frames: int, fps: flo
     pool = pick_faces(fer_root, FaceDetector(), {label: 1 for label in labels})
     chosen = [pool[label][0] for label in labels]
     centers = STEADY_CENTERS[faces - 1]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
-    if not writer.isOpened():
-        raise OSError(f"cannot write {out}")
+    writer = open_writer(out, fps)
     rng = np.random.default_rng(0)
     boxes = []
     for _ in range(frames):
@@ -155,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--fer", default="data/fer2013", help="FER2013 image-folder root (default: %(default)s)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output video (default: %(default)s, git-ignored); "
-                        "ground truth goes beside it as .json")
+                        "ground truth goes beside it as .json; a .y4m is a clip for Chromium's fake camera")
     parser.add_argument("--photo", action="store_true",
                         help=f"a still photo of three faces instead of a video (default --out {DEFAULT_PHOTO})")
     parser.add_argument("--frames-per-segment", type=positive_int, default=15)

@@ -15,13 +15,13 @@ import numpy as np
 
 from fer_platform.edge.capture import NOTHING_YET, CapturedFrame, FrameReader
 from fer_platform.edge.client import PredictClient
-from fer_platform.edge.face_search import FaceSearch
-from fer_platform.edge.face_tracks import Box, FaceTracker, Track
 from fer_platform.edge.outputs import OutputFailed, RunOutputs
 from fer_platform.edge.overlay import draw
 from fer_platform.edge.run_stats import RunStats
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, to_gray
 from fer_platform.labels import EMOTIONS
+from fer_platform.streams.face_search import FaceSearch
+from fer_platform.streams.face_tracks import Box, FaceTracker, Track
 
 WINDOW_TITLE = "fer-edge (q quits)"
 POLL_S = 0.002  # while a request is out, look for its answer this often between frames

@@ -11,11 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_platform.labels import EMOTIONS
+from fer_platform.labels import EMOTION_COLOURS, EMOTIONS
 
-# BGR, one colour per emotion in EMOTIONS order; each readable under white text.
-COLOURS = {"angry": (40, 40, 200), "disgust": (40, 120, 40), "fear": (140, 40, 140), "happy": (0, 140, 230),
-           "sad": (160, 80, 20), "surprise": (120, 120, 0), "neutral": (90, 90, 90)}
+COLOURS = {label: rgb[::-1] for label, rgb in EMOTION_COLOURS.items()}  # OpenCV draws in BGR
 STALE = (128, 128, 128)
 FONT, SCALE, THICK = cv2.FONT_HERSHEY_SIMPLEX, 0.55, 1
 

@@ -10,10 +10,10 @@ import cv2
 
 from fer_platform.edge.client import PredictClient
 from fer_platform.edge.exits import EXIT_NO_SERVICE, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_SOURCE, refused_line
-from fer_platform.edge.face_tracks import FaceTracker
 from fer_platform.edge.outputs import OutputFailed, RunOutputs
 from fer_platform.edge.overlay import draw
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face, to_gray
+from fer_platform.streams.face_tracks import FaceTracker
 
 
 def classify_image(args: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from fer_platform.contract import HAAR_WINDOW
-from fer_platform.edge.face_tracks import Box, iou
 from fer_platform.faces import FaceDetector
+from fer_platform.streams.face_tracks import Box, iou
 
 
 class FaceSearch:

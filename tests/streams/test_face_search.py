@@ -5,9 +5,9 @@ import cv2
 
 from fer_platform.contract import EDGE_MIN_FACE
 from fer_platform.edge import demo
-from fer_platform.edge.face_search import FaceSearch
-from fer_platform.edge.face_tracks import iou
 from fer_platform.faces import DetectorSettings, FaceDetector
+from fer_platform.streams.face_search import FaceSearch
+from fer_platform.streams.face_tracks import iou
 from tests.conftest import SHARED_FER
 
 
