@@ -5,7 +5,7 @@ late one: a camera client has a newer frame by then). Requests to the model-boun
 flight are refused before their body is read, and every 503 leaving the service (also the adaptive batcher's
 "process is overloaded") carries `Retry-After`, so clients back off instead of retrying at once.
 
-TokenGuard: with FER_API_TOKEN set, every route but the probes needs that bearer token.
+TokenGuard: with FER_API_TOKEN set, every route but the probes (and `open_paths`) needs that bearer token.
 
 BodyGuard: each route gets only the body kind it takes, named by its Content-Type (a multipart form sent to a
 JSON route made BentoML fail with a 500; a body without a Content-Type is refused too), and at most
@@ -162,11 +162,13 @@ class TokenGuard:
 
     OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
 
-    def __init__(self, app, token: str):
+    def __init__(self, app, token: str, open_paths: Iterable[str] = ()):
         self.app, self.token = app, token.encode()
+        self.open_paths = self.OPEN_PATHS | frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.token or scope["path"] in self.OPEN_PATHS:
+        # Not a WebSocket either: a browser cannot send this header there, so such a route checks its own token.
+        if scope["type"] != "http" or not self.token or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers", [])).get(b"authorization", b"")
