@@ -17,7 +17,7 @@ import yaml
 
 from fer_platform import version
 from fer_platform.config import ConfigError, Params, apply_overrides, load_params
-from fer_platform.errors import USER_ERRORS, UserError, report
+from fer_platform.errors import USER_ERRORS, UserError, entry_point
 from fer_platform.io import write_with
 from fer_platform.models.architectures import check_recipes
 from fer_platform.overrides import has_dotted
@@ -52,7 +52,9 @@ def run_stage(
     if add_arguments:
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
-    try:
+
+    @entry_point(name)
+    def checked_run() -> int:
         params = load_params(args["params"])  # validate once at entry: a bad config never starts a flow run
         check_recipes(params, args["params"])  # architectures and builder arguments too (no Keras import)
         for arch in args.get("arch") or []:
@@ -62,9 +64,9 @@ def run_stage(
                 raise FileNotFoundError(f"{path}: not found ({remedy})")
         with stage_lock(name), _patient_ephemeral_prefect_server():
             flow(**args)
-    except user_errors() as err:
-        return report(name, err)
-    return EXIT_OK
+        return EXIT_OK
+
+    return checked_run()
 
 
 STAGE_LOCK = Path(".fer-stage.lock")  # in the project root, beside params.yaml
@@ -151,6 +153,7 @@ def _yaml_value(value: Any) -> str:
     return str(value)
 
 
+@entry_point("fer-platform")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fer-platform", description="FER platform helpers")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -176,16 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return EXIT_OK if wait_ready(args.url, args.timeout, args.pid) else 1
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)
-    except ConfigError as err:
-        return report("fer-platform", err)
+    overrides = profile_overrides(args.profile if args.command == "run" else args.name, args.params)
     if args.command == "profile":
         if args.write:
-            try:
-                write_profile_params(args.params, args.name, args.write)
-            except ConfigError as err:
-                return report("fer-platform", err)
+            write_profile_params(args.params, args.name, args.write)
             print(f"{args.write}: {args.params} with profile {args.name} applied")
         else:
             print("\n".join(overrides))
@@ -207,8 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return code
             print("+ " + " ".join(cmd), flush=True)
             return subprocess.call(cmd, env=env)
-    except UserError as err:
-        return report("fer-platform", err)
     finally:
         restored = before.restore()
         if restored:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fer_platform.errors import UserError, report
+from fer_platform.errors import UserError, entry_point
 
 HEADLINE = (("publictest", "accuracy"), ("privatetest", "accuracy"), ("publictest", "robustness_mean"))
 METRICS_PREFIX, METRICS_SUFFIX = "reports/metrics/", ".json"
@@ -80,19 +80,17 @@ def table(cols: list[tuple[str, dict, dict]], width: int = 120) -> str:
     return "\n".join(lines)
 
 
+@entry_point("compare", also=(OSError, ValueError, KeyError))  # ValueError: not JSON; KeyError: another layout
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--width", type=int, default=120)
     args = parser.parse_args(argv)
     dvc = Path(sys.executable).with_name("dvc")  # the environment's, also when it is not activated
-    try:
-        out = subprocess.run([str(dvc) if dvc.exists() else "dvc", "exp", "show", "--json"], capture_output=True,
-                             text=True)
-        if out.returncode != 0:
-            raise UserError(f"dvc exp show failed: {out.stderr.strip()[-500:]}")
-        print(table(columns(json.loads(out.stdout)), max(args.width, 60)))
-    except (UserError, OSError, ValueError, KeyError) as err:  # ValueError: not JSON; KeyError: another layout
-        return report("compare", err)
+    out = subprocess.run([str(dvc) if dvc.exists() else "dvc", "exp", "show", "--json"], capture_output=True,
+                         text=True, check=False)
+    if out.returncode != 0:
+        raise UserError(f"dvc exp show failed: {out.stderr.strip()[-500:]}")
+    print(table(columns(json.loads(out.stdout)), max(args.width, 60)))
     return 0
 
 

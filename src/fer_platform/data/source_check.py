@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from fer_platform.config import load_params
-from fer_platform.errors import USER_ERRORS, UserError, report
+from fer_platform.errors import UserError, entry_point
 
 KAGGLE = "https://www.kaggle.com/datasets/msambare/fer2013 (image folders) or the challenge's fer2013.csv"
 
@@ -26,14 +26,12 @@ def check_source(source: Path) -> str:
                     "data.source in params.yaml to the CSV file")
 
 
+@entry_point("data")
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     params = args[0] if args else "params.yaml"
-    try:
-        source = Path(load_params(params).data.source)
-        kind = check_source(source)
-    except USER_ERRORS as err:
-        return report("data", err)
+    source = Path(load_params(params).data.source)
+    kind = check_source(source)
     print(f"data: no DVC remote here; using your own FER2013 at {source} ({kind}); ingest reads it")
     return 0
 

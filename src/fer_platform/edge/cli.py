@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from fer_platform import version
 from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, TOKEN_ENV
+from fer_platform.errors import entry_point
 from fer_platform.edge.exits import (
     EXIT_NO_SERVICE,
     EXIT_OK,
@@ -90,6 +91,7 @@ def positive_int(text: str) -> int:
     return value
 
 
+@entry_point("fer-edge")  # its own exit codes above; a user error anywhere else is one line, exit 1
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.verbose:  # a missing camera printed ten lines of OpenCV's own before ours

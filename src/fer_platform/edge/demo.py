@@ -20,7 +20,7 @@ import numpy as np
 
 from fer_platform import version
 from fer_platform.edge.cli import positive_int
-from fer_platform.errors import report
+from fer_platform.errors import entry_point
 from fer_platform.faces import FaceDetector
 from fer_platform.labels import EMOTIONS
 from fer_platform.streams.face_tracks import iou
@@ -172,6 +172,7 @@ def generate_photo(fer_root: Path, out: Path, faces: int = 3) -> dict:
                                          for label, box in zip(labels, boxes, strict=True)]}
 
 
+@entry_point("demo", also=(OSError, RuntimeError, cv2.error))  # a folder, a codec or a file that fails
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.edge.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -201,9 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.photo:
         try:
             made = generate_photo(fer, out)
-        except (OSError, RuntimeError, cv2.error) as err:
+        except BaseException:  # nothing half-written stays behind
             out.unlink(missing_ok=True)
-            return report("demo", err)
+            raise
         print(f"wrote {out}: " + ", ".join(f"{f['label']} ({f['source_id']})" for f in made["faces"]))
         return 0
     try:
@@ -211,9 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             truth = generate_steady(fer, out, args.steady_faces, args.frames, args.fps)
         else:
             truth = generate(fer, out, args.frames_per_segment, args.fps, singles_per_label=args.faces_per_label)
-    except (OSError, RuntimeError) as err:  # nothing half-written stays behind
+    except BaseException:  # nothing half-written stays behind
         out.unlink(missing_ok=True)
-        return report("demo", err)
+        raise
     print(f"wrote {args.out} ({truth['frames']} frames, {len(truth['segments'])} segments) and "
           f"{Path(args.out).with_suffix('.json')}")
     return 0

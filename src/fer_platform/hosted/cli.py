@@ -9,11 +9,12 @@ from pathlib import Path
 
 from fer_platform import hosted, paths, version
 from fer_platform.config import load_params
-from fer_platform.errors import USER_ERRORS, report
+from fer_platform.errors import entry_point
 from fer_platform.hosted.host import soft_labels, train_many, train_one
 from fer_platform.hosted.importer import import_results
 
 
+@entry_point("hosted")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_platform.hosted", description=hosted.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,22 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--params", default="params.yaml")
     imp.add_argument("--dataset", type=Path, default=paths.DATASET)
     args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            known = load_params(args.params).architectures()
-            unknown = sorted(set(args.arch) - set(known))
-            if unknown:
-                parser.error(f"unknown --arch {unknown}; params.yaml has: {', '.join(known)}")
-            return train_many(args.arch, args.params, args.images_pack, args.work, args.out, args.deadline_s,
-                              [a for a in args.return_weights.split(",") if a], args.grace_s)
-        if args.command == "soft-labels":
-            soft_labels(args.arch, args.work, args.out, args.params, args.student)
-            return 0
-        if args.command == "one":
-            train_one(args.arch, args.params, args.dataset, args.work, args.deadline)
-            return 0
-        for item in import_results(args.results, args.params, args.dataset):
-            print(json.dumps(item))
+    if args.command == "train":
+        known = load_params(args.params).architectures()
+        unknown = sorted(set(args.arch) - set(known))
+        if unknown:
+            parser.error(f"unknown --arch {unknown}; params.yaml has: {', '.join(known)}")
+        return train_many(args.arch, args.params, args.images_pack, args.work, args.out, args.deadline_s,
+                          [a for a in args.return_weights.split(",") if a], args.grace_s)
+    if args.command == "soft-labels":
+        soft_labels(args.arch, args.work, args.out, args.params, args.student)
         return 0
-    except USER_ERRORS as err:
-        return report("hosted", err)
+    if args.command == "one":
+        train_one(args.arch, args.params, args.dataset, args.work, args.deadline)
+        return 0
+    for item in import_results(args.results, args.params, args.dataset):
+        print(json.dumps(item))
+    return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from fer_platform import version
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
-from fer_platform.errors import USER_ERRORS, report
+from fer_platform.errors import entry_point
 from fer_platform.lineage import lineage_tags
 from fer_platform.paths import DATASET
 from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
@@ -17,6 +17,7 @@ from fer_platform.release.export import ensemble_release, export_release, read_c
 from fer_platform.training.checkpoints import BEST, STATE
 
 
+@entry_point("release", also=(ValueError,))  # a bad card or checkpoint file is the user's to fix
 def main(argv: list[str] | None = None) -> int:
     """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
     python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR
@@ -53,27 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ensemble":
         if args.out.resolve() in {m.resolve() for m in args.member}:
             parser.error(f"--out {args.out} is one of the members; write the ensemble elsewhere, then move it")
-        try:
-            for member in args.member:  # fail fast, before reading 35k images
-                read_card(member)
-            card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes,
-                                    args.tta)
-        except (*USER_ERRORS, ValueError) as err:  # a bad card or checkpoint file is the user's to fix
-            return report("release", err)
+        for member in args.member:  # fail fast, before reading 35k images
+            read_card(member)
+        card = ensemble_release(args.member, load_dataset(args.dataset), args.out, lineage_tags(), args.notes,
+                                args.tta)
     else:
-        try:
-            settings = load_params(args.params).train_settings(args.arch)
-            if args.epochs:
-                settings = settings.model_copy(update={"epochs": args.epochs})
-            for name in (STATE, BEST):  # fail fast, before reading 35k images
-                if not (args.checkpoint_dir / name).is_file():
-                    raise FileNotFoundError(f"{args.checkpoint_dir / name}: not found (--checkpoint-dir is a "
-                                            f"training's checkpoint folder, e.g. artifacts/checkpoints/{args.arch})")
-            state = json.loads((args.checkpoint_dir / STATE).read_text())
-            card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
-                                  load_dataset(args.dataset), args.out, lineage_tags(), args.notes, args.tta)
-        except (*USER_ERRORS, ValueError) as err:  # a bad card or checkpoint file is the user's to fix
-            return report("release", err)
+        settings = load_params(args.params).train_settings(args.arch)
+        if args.epochs:
+            settings = settings.model_copy(update={"epochs": args.epochs})
+        for name in (STATE, BEST):  # fail fast, before reading 35k images
+            if not (args.checkpoint_dir / name).is_file():
+                raise FileNotFoundError(f"{args.checkpoint_dir / name}: not found (--checkpoint-dir is a "
+                                        f"training's checkpoint folder, e.g. artifacts/checkpoints/{args.arch})")
+        state = json.loads((args.checkpoint_dir / STATE).read_text())
+        card = export_release(args.checkpoint_dir / BEST, args.arch, settings, state,
+                              load_dataset(args.dataset), args.out, lineage_tags(), args.notes, args.tta)
     print(f"{args.out}/: {card['arch']} PublicTest {card['publictest']['accuracy']:.4f}, "
           f"PrivateTest {card['privatetest']['accuracy']:.4f}, {card['size_bytes'] / 1e6:.1f} MB")
     return 0
@@ -82,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 def _onnx(release: Path, dataset: Path) -> int:
     from fer_platform.models import load_model  # Keras: only once the arguments are fine
 
-    try:
-        read_card(release)
-        parity = write_onnx(load_model(release / MODEL_FILE, compile=False), load_dataset(dataset), release)
-    except (*USER_ERRORS, ValueError) as err:
-        return report("release", err)
+    read_card(release)
+    parity = write_onnx(load_model(release / MODEL_FILE, compile=False), load_dataset(dataset), release)
     print(f"{release / ONNX_FILE}: max |p_keras - p_onnx| {parity['max_abs_diff']:.1e} on {parity['faces']} "
           f"PrivateTest faces, labels identical")
     return 0
