@@ -3,7 +3,13 @@
 import yaml
 
 from fer_platform.config import PromoteSettings, ServeSettings, load_params
-from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, HAAR_MIN_NEIGHBORS, HAAR_SCALE_FACTOR, MODEL_NAME
+from fer_platform.contract import (
+    EDGE_MIN_FACE,
+    HAAR_MIN_FACE,
+    HAAR_MIN_NEIGHBORS,
+    HAAR_SCALE_FACTOR,
+    MODEL_NAME,
+)
 from fer_platform.edge.cli import parse_args
 from fer_platform.faces import DetectorSettings
 from tests.conftest import REPO

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from fer_platform import version
 from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, TOKEN_ENV
-from fer_platform.errors import entry_point
 from fer_platform.edge.exits import (
     EXIT_NO_SERVICE,
     EXIT_OK,
@@ -27,6 +26,7 @@ from fer_platform.edge.exits import (
     EXIT_USAGE,
     refused_line,
 )
+from fer_platform.errors import entry_point
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -15,6 +15,8 @@ import onnxruntime as ort
 from fer_platform.contract import IMAGE_SHAPE, MODEL_INPUT_SHAPE
 from fer_platform.labels import NUM_CLASSES
 
+SERVED_MODEL_FILE = "model.onnx"  # the graph's file in the BentoML model-store entry (written by serving.packaging)
+
 
 class FaceClassifier:
     """(N, 48, 48) uint8 faces -> (N, 7) float32 probabilities, in labels.EMOTIONS order."""
