@@ -16,6 +16,7 @@ Limits come from params.yaml `serve` (FER_PARAMS overrides).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -33,16 +34,16 @@ from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detec
 from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
 from fer_platform.serving.error_shape import ErrorShape
-from fer_platform.serving.openapi_info import OpenAPIInfo
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
+from fer_platform.serving.live import PAGE_FILES, live_app
+from fer_platform.serving.openapi_info import OpenAPIInfo
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
-from fer_platform.serving.runtime import FaceClassifier
+from fer_platform.serving.runtime import SERVED_MODEL_FILE, FaceClassifier
 
 # At import, because BentoML's decorators below take the limits as arguments.
 PARAMS = load_params(os.environ.get("FER_PARAMS", "params.yaml"))
 SERVE = PARAMS.serve
 MODEL_TAG = f"{PARAMS.promote.registered_model}:latest"  # the store entry the package stage writes
-SERVED_MODEL_FILE = "model.onnx"  # written by serving.packaging
 
 
 def _counted(predict):
@@ -119,9 +120,14 @@ class FerService:
     async def detect(self, image: Path) -> dict[str, Any]:
         """Upload a photo (multipart field `image`, JPEG or PNG): every Haar-detected face, classified."""
         try:
-            gray, boxes = await anyio.to_thread.run_sync(self._find_faces, image, limiter=self.cpu)
+            return await self.detect_faces(image.read_bytes)
         except RequestError as err:
             raise _client_error(err) from None
+
+    async def detect_faces(self, read: Callable[[], bytes]) -> dict[str, Any]:
+        """/detect's answer for the photo `read` returns (the live page's photo mode too, from memory). Reading,
+        decoding and Haar run in a worker thread: a large photo takes a while."""
+        gray, boxes = await anyio.to_thread.run_sync(self._find_faces, read, limiter=self.cpu)
         results = []
         if boxes:
             probs = await self.infer(crop_faces(gray, boxes))
@@ -129,10 +135,11 @@ class FerService:
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
 
-    def _find_faces(self, image: Path) -> tuple[np.ndarray, list]:
-        """Decode and Haar-detect (in a worker thread: a large photo takes a while). BodyGuard bounded the size."""
-        gray = decode_image(image.read_bytes(), SERVE.max_request_bytes, SERVE.max_image_side, SERVE.max_image_pixels)
+    def _find_faces(self, read: Callable[[], bytes]) -> tuple[np.ndarray, list]:
+        """Decode and Haar-detect. BodyGuard (or the live route) bounded the size."""
+        gray = decode_image(read(), SERVE.max_request_bytes, SERVE.max_image_side, SERVE.max_image_pixels)
         return gray, self.detector.detect(gray)[: SERVE.max_faces_per_request]
+
     @bentoml.api
     def info(self) -> dict[str, Any]:
         """The served model: registry name, version and alias, label order, its metrics, serving limits."""
@@ -141,9 +148,12 @@ class FerService:
                 "limits": SERVE.model_dump()}
 
 
+FerService.mount_asgi_app(live_app(bentoml.get_current_service, SERVE, token=os.environ.get(TOKEN_ENV, "")))
 FerService.add_asgi_middleware(ErrorShape)  # outermost: it also shapes the guards' answers
 FerService.add_asgi_middleware(OpenAPIInfo, versions=lambda: _versions(bentoml.models.get(MODEL_TAG)))
-FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""))
+# The live page's files are open (they hold nothing secret, and the page asks for the token itself); its
+# WebSocket checks the token in its first message (a browser cannot send a header there).
+FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""), open_paths=PAGE_FILES)
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
     "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
