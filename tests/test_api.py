@@ -119,3 +119,21 @@ def test_fer_edge_image_finds_the_same_faces_as_the_python_api_and_detect(local)
     record = json.loads(out.stdout.splitlines()[0])
     assert [f["box"] for f in record["faces"]] == [f["box"] for f in local.detect_emotions(photo)]
     assert len(record["faces"]) == 3 and not record["classified"]
+
+
+def test_a_detect_answer_that_is_not_one_is_one_line_not_a_key_error(tmp_path):
+    """A 200 from /detect without its faces (a proxy's page, another service on the port) was a KeyError
+    traceback; /predict answers were checked already. Both are now checked by the one service client."""
+    from fer_platform.errors import UserError
+    from tests.edge.fake_service import fake_service
+
+    photo = REPO / "release" / "sample.jpg"
+    for body in ({"status": "ok"}, {"faces": [{"box": {"x": 1}}]}, {"faces": "none"}):
+        with fake_service(lambda headers, body=body: (200, body)) as url:
+            with pytest.raises(UserError, match=r"/detect: not a /detect answer"):
+                FER.from_service(url).detect_emotions(photo)
+    from fer_platform.faces import detected_face
+
+    good = {"faces": [detected_face((1, 2, 3, 4), np.array([0.1, 0, 0, 0.9, 0, 0, 0]))]}
+    with fake_service(lambda headers: (200, good)) as url:
+        assert FER.from_service(url).detect_emotions(photo) == good["faces"]

@@ -168,7 +168,12 @@ class _ServiceClient:
                             "serve` running there? (or pass its url: FER.from_service(URL))") from None
 
     def detect(self, data: bytes) -> Faces:
-        return self._send("/detect", self.service.detect, data)["faces"]
+        from fer_platform.service_client import detected_faces
+
+        try:
+            return detected_faces(self._send("/detect", self.service.detect, data))
+        except ValueError as err:  # a 200 that is not a /detect answer
+            raise UserError(f"{self.service.url}/detect: not a /detect answer: {err}") from None
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         from fer_platform.service_client import probabilities

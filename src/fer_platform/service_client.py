@@ -1,5 +1,6 @@
 """The one HTTP client of the BentoML service, shared by fer-edge and the Python API: the token header, the
-/predict body, the check that an answer is one for the faces sent, and the service's error message."""
+/predict body, the checks that an answer is one (for the faces sent, or a /detect answer), and the service's
+error message."""
 
 from __future__ import annotations
 
@@ -51,6 +52,20 @@ def probabilities(body, expected: int) -> np.ndarray:
     if not np.all(np.isfinite(probs)) or (probs < 0).any():
         raise ValueError("probabilities that are not finite and non-negative")
     return probs.reshape(-1, len(EMOTIONS))
+
+
+def detected_faces(body) -> list[dict]:
+    """The faces of a /detect answer ({box, label, confidence, probabilities} each), or ValueError when it is not
+    one (a proxy's page, another service on the port)."""
+    faces = body.get("faces") if isinstance(body, dict) else None
+    if not isinstance(faces, list):
+        raise ValueError("no list of faces")
+    for face in faces:
+        box, probs = (face.get("box"), face.get("probabilities")) if isinstance(face, dict) else (None, None)
+        if not isinstance(box, dict) or sorted(box) != ["h", "w", "x", "y"] or face.get("label") not in EMOTIONS \
+                or not isinstance(probs, dict) or sorted(probs) != sorted(EMOTIONS):
+            raise ValueError(f"a face that is not box, label, confidence and probabilities: {str(face)[:120]}")
+    return faces
 
 
 def wait_ready(url: str, timeout_s: float, pid: int | None = None) -> bool:
