@@ -13,7 +13,7 @@ export GIT_AUTHOR_EMAIL ?= fer-platform@localhost
 export GIT_COMMITTER_NAME ?= fer-platform
 export GIT_COMMITTER_EMAIL ?= fer-platform@localhost
 
-.PHONY: setup data run full test team-test test-fast lint bootstrap package serve demo stop docs mlflow serving-requirements bench clean compare
+.PHONY: setup data run full test browser team-test test-fast lint bootstrap package serve demo stop docs mlflow serving-requirements bench clean compare
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet "uv>=0.5"
@@ -78,11 +78,19 @@ docs: setup  ## the documentation site, strict (a broken link or reference fails
 
 # Two pytest-xdist workers: the tests sharing the quick project stay in one (tests/conftest.py), the rest
 # fill the other core. Servers the tests need (Prefect, PostgreSQL, S3, MLflow, Dask) are started by them.
-test: data lint docs  ## the whole suite, as CI runs it
+test: data lint docs browser  ## the whole suite, as CI runs it
 	pytest -v -n 2 --dist loadgroup --durations=25
 
 team-test: data  ## the team-stack tests alone (docs/scaling-out.md): PostgreSQL, S3, MLflow server, Dask
 	pytest -v tests/flows/test_team_stack.py tests/flows/test_pipeline_e2e.py tests/test_infra.py
+
+# The live page's test drives a real browser: Debian's chromium and its driver, from apt (never a browser
+# downloaded at run time). Instant when they are there; installing needs root (or sudo).
+browser:  ## Debian's chromium + chromium-driver, for the live page's browser test
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); echo "installing chromium and chromium-driver (apt-get)"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; }
 
 test-fast: setup lint
 	pytest -q -m "not slow"
@@ -90,7 +98,7 @@ test-fast: setup lint
 lint: setup  ## the layer contract in pyproject.toml: imports run downward only
 	PYTHONPATH=. lint-imports
 
-bench: setup  ## the benchmark suite (~30 min): JSON in bench/results/, the table in bench/README.md
+bench: setup browser  ## the benchmark suite (~33 min): JSON in bench/results/, the table in bench/README.md
 	python bench/model_ceiling.py
 	python bench/service_load.py
 	python bench/edge_fps.py
@@ -99,6 +107,7 @@ bench: setup  ## the benchmark suite (~30 min): JSON in bench/results/, the tabl
 	python bench/real_faces.py
 	python bench/python_api.py
 	python bench/int8.py
+	python bench/live_page.py
 	python bench/report.py
 
 clean:

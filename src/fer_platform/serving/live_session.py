@@ -24,8 +24,8 @@ import numpy as np
 
 from fer_platform.config import ServeSettings
 from fer_platform.contract import EDGE_MIN_FACE, HAAR_WINDOW
-from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces
-from fer_platform.labels import EMOTIONS, face_result
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face
+from fer_platform.labels import EMOTIONS
 from fer_platform.serving.errors import RequestError
 from fer_platform.serving.requests import decode_image
 from fer_platform.streams.face_search import FaceSearch
@@ -97,12 +97,9 @@ class LiveSession:
 
 
 def face_answer(box: Box, track: Track, probabilities: np.ndarray | None) -> dict[str, Any]:
-    """A face as the page draws it: its track, box, this frame's answer and the smoothed one (what it shows)."""
+    """A face as the page draws it: /detect's face (box, this frame's answer), its track and its smoothed answer
+    (what the page shows)."""
     smooth = track.smoothed()
-    face: dict[str, Any] = {"track_id": track.track_id, "box": dict(zip(("x", "y", "w", "h"), box, strict=True)),
-                            "smoothed_label": None, "smoothed_confidence": None}
-    if smooth is not None:
-        face.update(smoothed_label=EMOTIONS[int(smooth.argmax())], smoothed_confidence=round(float(smooth.max()), 4))
-    if probabilities is not None:
-        face.update(face_result(probabilities))
-    return face
+    return {"track_id": track.track_id, **detected_face(box, probabilities),
+            "smoothed_label": None if smooth is None else EMOTIONS[int(smooth.argmax())],
+            "smoothed_confidence": None if smooth is None else round(float(smooth.max()), 4)}

@@ -17,7 +17,7 @@ const video = $("video"), overlay = $("overlay"), grab = document.createElement(
 const live = (window.ferLive = { state: "connecting", records: [], fps: 0, latencyP50: null, photo: null });
 
 let socket = null, config = null, timelines = null, stream = null, photo = null;
-let inFlight = null;      // the one message awaiting its answer: {kind, capturedAt}
+let inFlight = null;      // the one message awaiting its answer: {kind, capturedAt, sentAt}
 let queuedPhoto = null;   // a photo waiting for the frame in flight to be answered
 let frameSeq = 0, sentSeq = 0, frameAt = 0;
 const answerTimes = [], latencies = [];
@@ -78,7 +78,7 @@ function send(kind, buffer, capturedAt) {
   const message = new Uint8Array(buffer.byteLength + 1);
   message[0] = kind;
   message.set(new Uint8Array(buffer), 1);
-  inFlight = { kind, capturedAt };
+  inFlight = { kind, capturedAt, sentAt: performance.now() };
   socket.send(message);
 }
 
@@ -152,7 +152,10 @@ function showFrame(answer, sent) {
   if (latencies.length > 30) latencies.shift();
   live.fps = answerTimes.length > 1 ? ((answerTimes.length - 1) * 1000) / (now - answerTimes[0]) : 0;
   live.latencyP50 = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)];
-  live.records.push({ t: now, latency_ms: latency, server_ms: answer.server_ms, image: answer.image,
+  // Where the latency goes: before sending (capture, downscale, JPEG), then the round trip to the labels drawn,
+  // of which the service's part.
+  live.records.push({ t: now, latency_ms: latency, before_send_ms: sent.sentAt - sent.capturedAt,
+                      round_trip_ms: now - sent.sentAt, server_ms: answer.server_ms, image: answer.image,
                       faces: answer.faces });
   if (live.records.length > KEEP_RECORDS) live.records.shift();
   $("fps").textContent = live.fps.toFixed(1);
