@@ -46,16 +46,18 @@ PAGE_FILES = {"/live": ("index.html", "text/html; charset=utf-8"),
 SOCKET_PATH = "/live/ws"
 # The page loads only its own files and talks only to its own origin; nothing may frame it (clickjacking).
 SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:;"
-                               " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: "
+                               "mediastream:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'none'",
     "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-cache"}
 UNAUTHORIZED, TRY_AGAIN_LATER, POLICY_VIOLATION = 4401, 1013, 1008
+COLOURS = {label: "#{:02x}{:02x}{:02x}".format(*rgb) for label, rgb in EMOTION_COLOURS.items()}  # CSS
 log = logging.getLogger(__name__)
 
 
 def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
              window: int = DEFAULT_WINDOW) -> Starlette:
-    """`service()` is the FerService instance (looked up per connection: it exists only once BentoML started)."""
+    """`service()` is the FerService instance (looked up per connection: it exists once BentoML started)."""
     sessions = 0
 
     async def page(request: Request) -> Response:
@@ -69,7 +71,7 @@ def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
             return
         if sessions >= limits.max_in_flight:
             await ws.accept()
-            await ws.close(TRY_AGAIN_LATER, f"the service has {limits.max_in_flight} live views open; retry later")
+            await ws.close(TRY_AGAIN_LATER, f"{limits.max_in_flight} live views are open; try again later")
             return
         sessions += 1
         try:
@@ -78,19 +80,20 @@ def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
                 await ws.close(UNAUTHORIZED, "missing or wrong token")
                 return
             await ws.send_json({"type": "ready", "labels": list(EMOTIONS), "window": window,
-                                "colours": {label: "#{:02x}{:02x}{:02x}".format(*rgb) for label, rgb in EMOTION_COLOURS.items()},
-                                "max_bytes": limits.max_request_bytes, "max_side": limits.max_image_side})
+                                "colours": COLOURS, "max_bytes": limits.max_request_bytes,
+                                "max_side": limits.max_image_side})
             await _serve(ws, LiveSession(service(), limits, window))
         except WebSocketDisconnect:
             pass
         finally:
             sessions -= 1
 
-    return Starlette(routes=[*(Route(path, page) for path in PAGE_FILES), WebSocketRoute(SOCKET_PATH, socket)])
+    return Starlette(routes=[*(Route(path, page) for path in PAGE_FILES),
+                             WebSocketRoute(SOCKET_PATH, socket)])
 
 
 def same_origin(origin: str | None, host: str) -> bool:
-    """True for no Origin (not a browser) or an Origin whose host[:port] is the Host the request was sent to."""
+    """True for no Origin (not a browser), or an Origin whose host[:port] is the Host the request went to."""
     if origin is None:
         return True
     return bool(host) and urlsplit(origin).netloc.lower() == host.lower()

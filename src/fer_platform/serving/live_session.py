@@ -4,8 +4,9 @@ were, each face's window of answers) and lives in memory only: no frame or photo
 
 A message from the page is one image, its first byte saying which kind:
 
-    b"F" + JPEG/PNG   a camera frame, downscaled by the page: faces searched near where they were (a full scan
-                      every FULL_SCAN_EVERY frames), tracked, and smoothed over each face's last `window` answers
+    b"F" + JPEG/PNG   a camera frame, downscaled by the page: faces searched near where they were (a full
+                      scan every FULL_SCAN_EVERY frames), tracked, and smoothed over each face's last `window`
+                      answers
     b"P" + JPEG/PNG   a photo: searched whole, as /detect searches one, not tracked
 
 The page sends a frame only once the previous one is answered, so a slow answer drops camera frames in the
@@ -63,7 +64,8 @@ class LiveSession:
         elif kind == PHOTO:
             answer = {"type": "photo", **await self.service.detect_faces(lambda: data)}
         else:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "a message starts with F (a camera frame) or P (a photo)")
+            raise RequestError(HTTPStatus.BAD_REQUEST,
+                               "a message starts with F (a camera frame) or P (a photo)")
         answer["server_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
@@ -84,21 +86,22 @@ class LiveSession:
         return gray, boxes, crop_faces(gray, boxes)
 
     def _search_for(self, width: int) -> FaceSearch:
-        """fer-edge's search, scaled to the page's frame size: in a 320-pixel-wide frame faces of 24 pixels and
-        up, the same faces fer-edge finds at 48 in its 640-pixel frames, each searched at the cascade's own
-        window (a frame twice as wide costs the same, not four times as much). A new size starts afresh."""
+        """fer-edge's search, scaled to the page's frame size: in a 320-pixel-wide frame faces of 24 pixels
+        and up, the same faces fer-edge finds at 48 in its 640-pixel frames, each searched at the cascade's
+        own window (a frame twice as wide costs the same, not four times as much). A new size starts
+        afresh."""
         if self._search is None or width != self._search_width:
             min_face = max(HAAR_WINDOW, round(EDGE_MIN_FACE * width / REFERENCE_WIDTH))
-            detector = FaceDetector(DetectorSettings(self.limits.haar_scale_factor, self.limits.haar_min_neighbors,
-                                                     min_face))
+            haar = self.limits.haar_scale_factor, self.limits.haar_min_neighbors
+            detector = FaceDetector(DetectorSettings(*haar, min_face))
             self._search = FaceSearch(detector, detector.lossless_downscale(), full_every=FULL_SCAN_EVERY)
             self._search_width = width
         return self._search
 
 
 def face_answer(box: Box, track: Track, probabilities: np.ndarray | None) -> dict[str, Any]:
-    """A face as the page draws it: /detect's face (box, this frame's answer), its track and its smoothed answer
-    (what the page shows)."""
+    """A face as the page draws it: /detect's face (box, this frame's answer), its track and its smoothed
+    answer (what the page shows)."""
     smooth = track.smoothed()
     return {"track_id": track.track_id, **detected_face(box, probabilities),
             "smoothed_label": None if smooth is None else EMOTIONS[int(smooth.argmax())],
