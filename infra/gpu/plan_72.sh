@@ -84,13 +84,13 @@ kill "$SMI" 2>/dev/null || true
 echo "plan: $(( $(date +%s) - STARTED )) s, student exit $rc"
 ls -la "$OUT" "$OUT"/*/
 exit "$rc"
-# Back here, with the returned files copied, writable, to results/ (files_at is read-only; the import unpacks
-# beside the results), and the dataset and in-frame searches built (python -m flows.ingest && python -m
+# Back here, with the returned files copied, writable, to artifacts/gpu72/ (git-ignored; files_at is read-only
+# and the import unpacks beside the results), and the dataset and in-frame searches built (python -m flows.ingest && python -m
 # flows.in_frame, or dvc repro in_frame; the host's dataset hash is 989c2eebf13c7063):
-#   cp results/gpu72_soft_labels.npz artifacts/teachers/ && python -c "from flows.pipeline import profile_params;
+#   cp artifacts/gpu72/gpu72_soft_labels.npz artifacts/teachers/ && python -c "from flows.pipeline import profile_params;
 #     profile_params('params.yaml', 'gpu72')"          # the same artifacts/pipeline/params.gpu72.yaml
-#   python -m fer_platform.hosted import results/teachers --params artifacts/pipeline/params.gpu72.yaml
-#   python -m fer_platform.hosted import results/student --params artifacts/pipeline/params.gpu72.yaml
+#   python -m fer_platform.hosted import artifacts/gpu72/teachers --params artifacts/pipeline/params.gpu72.yaml
+#   python -m fer_platform.hosted import artifacts/gpu72/student --params artifacts/pipeline/params.gpu72.yaml
 #   python -m flows.train --params artifacts/pipeline/params.gpu72.yaml --arch resnet_student   # logs it
 #   python -m flows.evaluate --params artifacts/pipeline/params.gpu72.yaml --arch resnet_student
 # then choose on PublicTest (student alone, with ten-crop TTA, or in an ensemble with the release) against the
