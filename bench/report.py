@@ -107,6 +107,14 @@ def row(r: dict) -> str:
                   f"{p['size_mb']['int8']} MB; labels agree {p['label_agreement']:.1%}, PublicTest "
                   f"{p['selection_accuracy']['float']:.4f} -> {p['selection_accuracy']['int8']:.4f}; served: {r['served']}")
         target = "agree >= 98%, PublicTest within 0.3 points"
+    elif name == "live_page":
+        pg, t320, t640 = r["page"], r["transports"]["320x240"], r["transports"]["640x480"]
+        result = (f"page in Chromium, fake camera (2 faces): {pg['fps']} FPS, capture to label p50 {pg['latency_ms_p50']} "
+                  f"p95 {pg['latency_ms_p95']} ms (service {pg['server_ms_p50']} ms), labels right "
+                  f"{pg['smoothed_label_right']:.0%}; one frame in flight, 320x240: /live/ws p50 "
+                  f"{t320['websocket']['p50_ms']} vs /detect {t320['detect']['p50_ms']} ms, 640x480: "
+                  f"{t640['websocket']['p50_ms']} vs {t640['detect']['p50_ms']} ms (load {r['load_average_1min_before']})")
+        target = ">= 10 FPS; transport chosen by measurement"
     elif name == "serving_env":
         result = (f"bento env {r['serving_env_mb']:.0f} MB vs full project env {r['full_project_env_mb']:.0f} MB; "
                   f"training stack in it: {r['training_stack_in_serving_env'] or 'none'}; served /predict "
