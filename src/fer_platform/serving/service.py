@@ -3,6 +3,8 @@
     POST /predict  48x48 face crops -> per face: top label, confidence, probabilities
     POST /detect   a JPEG/PNG upload -> Haar faces -> [{box, label, confidence, probabilities}]
     POST /info     the served model: registered name, version, alias, labels, training metrics
+    GET  /live     the live page: the browser's camera labelled per face, through the WebSocket /live/ws
+                   (serving.live)
     GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total, fer_inference_faces_total,
                                   fer_predicted_label_total{label} and the fer_prediction_confidence histogram)
 
