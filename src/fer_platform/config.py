@@ -77,6 +77,25 @@ class EvaluateSettings(Settings):
     robustness_faces: int = Field(default=1050, ge=7)
 
 
+class PredictionLogSettings(Settings):
+    """The service's prediction log (serving.prediction_log): one JSON line per classified face, never the image,
+    written by a background thread into size-bounded rotating files."""
+    enabled: bool = True
+    dir: str = "logs/predictions"  # relative to the service's working directory (the project root, the bento's)
+    max_bytes: int = Field(default=10_000_000, ge=10_000)  # per file; then it rotates
+    backups: int = Field(default=5, ge=1)  # rotated files kept: at most (backups + 1) * max_bytes on disk
+    queue_faces: int = Field(default=10_000, ge=1)  # faces waiting for the writer; beyond, new ones are dropped
+
+
+class FeedbackSettings(Settings):
+    """POST /feedback. Face crops are biometric data: kept only when keep_faces is on, in memory, for at most
+    retention_s and max_faces; a face someone labels is written to `dir` (the field dataset, `dvc add`-ed)."""
+    keep_faces: bool = False
+    retention_s: float = Field(default=600.0, gt=0, le=86_400)
+    max_faces: int = Field(default=1000, ge=1, le=100_000)
+    dir: str = "data/field"
+
+
 class ServeSettings(Settings):
     max_faces_per_request: int = Field(default=64, ge=1)
     max_request_bytes: int = Field(default=8_000_000, ge=1024)
@@ -92,6 +111,23 @@ class ServeSettings(Settings):
     haar_scale_factor: float = Field(default=HAAR_SCALE_FACTOR, gt=1)
     haar_min_neighbors: int = Field(default=HAAR_MIN_NEIGHBORS, ge=0)
     haar_min_face: int = Field(default=HAAR_MIN_FACE, ge=8)
+    prediction_log: PredictionLogSettings = PredictionLogSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+
+
+class MonitorSettings(Settings):
+    """The monitor flow: the newest log window against the served model's reference (monitoring.drift)."""
+    # The reference: this many PublicTest faces (a seeded random subset, the split's own label mix); 500 cost
+    # ~5-9 s of ONNX Runtime at packaging on 2 cores and keep PSI's sampling noise near 0.02.
+    reference_faces: int = Field(default=500, ge=50)
+    window_faces: int = Field(default=1000, ge=1)  # the newest faces of the log compared (or a --since window)
+    min_faces: int = Field(default=200, ge=20)  # fewer faces in the window: no verdict (too noisy)
+    bins: int = Field(default=10, ge=2)  # quantile bins of the reference, for PSI
+    # A field drifts when both say so: PSI at least psi_threshold (a material shift) and KS p below ks_pvalue
+    # (not sampling noise). The label mix drifts on PSI alone.
+    psi_threshold: float = Field(default=0.2, gt=0)
+    ks_pvalue: float = Field(default=0.01, gt=0, lt=1)
+    experiment: str = "fer-monitor"  # the MLflow experiment of monitor runs
 
 
 class PipelineSettings(Settings):
@@ -115,6 +151,7 @@ class Params(Settings):
     evaluate: EvaluateSettings = EvaluateSettings()
     promote: PromoteSettings = PromoteSettings()
     serve: ServeSettings = ServeSettings()
+    monitor: MonitorSettings = MonitorSettings()
     # Named sets of `dotted.key: value` overrides, applied with `dvc exp run -S` (see fer_platform.cli).
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

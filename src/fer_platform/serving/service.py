@@ -18,6 +18,8 @@ Limits come from params.yaml `serve` (FER_PARAMS overrides).
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -39,6 +41,7 @@ from fer_platform.serving.error_shape import ErrorShape
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
 from fer_platform.serving.live import PAGE_FILES, live_app
 from fer_platform.serving.openapi_info import OpenAPIInfo
+from fer_platform.serving.prediction_log import Batch, PredictionLog, now
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
 from fer_platform.serving.runtime import SERVED_MODEL_FILE, FaceClassifier
 
@@ -105,18 +108,31 @@ class FerService:
         self.detector.detect(np.zeros((480, 640), np.uint8))
         self.cpu = anyio.CapacityLimiter(SERVE.api_cpu_threads)
         self.infer = GreedyBatcher(_counted(self.model.predict), max_faces=SERVE.max_batch_faces)
+        meta, log = self.bento_model.info.metadata, SERVE.prediction_log
+        self.log = PredictionLog(log.dir, str(self.bento_model.tag), str(meta.get("version", "")), log.max_bytes,
+                                 log.backups, log.queue_faces) if log.enabled else None
+
+    def _answered(self, route: str, faces: np.ndarray, probs: np.ndarray, sizes: list[int], start: float) -> list[str]:
+        """The faces' ids (returned with each answer, for /feedback), and the batch handed to the prediction log
+        (a queue append: the writer thread computes and writes the lines)."""
+        ids = [secrets.token_hex(8) for _ in range(len(faces))]
+        if self.log is not None:
+            self.log.submit(Batch(route, ids, faces, probs, sizes, (time.perf_counter() - start) * 1000, now()))
+        return ids
 
     @bentoml.api
     async def predict(self, faces: list | None = None, faces_b64: str | None = None) -> dict[str, Any]:
         """Classify face crops: `faces` as nested lists (N, 48, 48) of 0..255, or `faces_b64` as base64 of
         N*2304 raw uint8 bytes (row-major). At most serve.max_faces_per_request faces."""
+        start = time.perf_counter()
         try:
             batch = await anyio.to_thread.run_sync(decode_faces, faces, faces_b64, SERVE.max_faces_per_request,
                                                    limiter=self.cpu)
         except RequestError as err:
             raise _client_error(err) from None
         probs = await self.infer(batch)
-        return {"labels": list(EMOTIONS), "faces": [face_result(p) for p in probs]}
+        ids = self._answered("/predict", batch, probs, [IMAGE_SHAPE[0]] * len(batch), start)
+        return {"labels": list(EMOTIONS), "faces": [{"id": i, **face_result(p)} for i, p in zip(ids, probs, strict=True)]}
 
     @bentoml.api
     async def detect(self, image: Path) -> dict[str, Any]:
@@ -129,11 +145,14 @@ class FerService:
     async def detect_faces(self, read: Callable[[], bytes]) -> dict[str, Any]:
         """/detect's answer for the photo `read` returns (the live page's photo mode too, from memory). Reading,
         decoding and Haar run in a worker thread: a large photo takes a while."""
+        start = time.perf_counter()
         gray, boxes = await anyio.to_thread.run_sync(self._find_faces, read, limiter=self.cpu)
         results = []
         if boxes:
-            probs = await self.infer(crop_faces(gray, boxes))
-            results = [detected_face(b, p) for b, p in zip(boxes, probs, strict=True)]
+            crops = crop_faces(gray, boxes)
+            probs = await self.infer(crops)
+            ids = self._answered("/detect", crops, probs, [int(b[2]) for b in boxes], start)
+            results = [{"id": i, **detected_face(b, p)} for i, b, p in zip(ids, boxes, probs, strict=True)]
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
 
