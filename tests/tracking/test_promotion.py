@@ -62,16 +62,14 @@ def _softmax_regression():
     return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
 
 
-@pytest.fixture
-def registry(tmp_path, small_dataset, monkeypatch):
-    """A fresh SQLite registry and two logged models on the same 42 PublicTest faces: weak (untrained) and
-    strong (fitted to them), as Candidates."""
+@pytest.fixture(scope="module")
+def promotion_models(small_dataset, tmp_path_factory):
+    """Trained once per module (each test still gets a fresh registry): weak (untrained), strong (fitted to the
+    same 42 PublicTest faces), medium (strong with weak's output units for 3 of 7 classes), their accuracies, and
+    an empty SQLite store with MLflow's tables already made (MLflow migrates a new store for seconds)."""
     import keras
     from mlflow import MlflowClient
 
-    monkeypatch.chdir(tmp_path)
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     sel = small_dataset.split("PublicTest")
     x, y = sel.images[..., None], sel.labels
 
@@ -83,22 +81,40 @@ def registry(tmp_path, small_dataset, monkeypatch):
     strong = _softmax_regression()
     strong.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     strong.fit(x, y, epochs=100, batch_size=42, verbose=0)
-    medium = _softmax_regression()  # the strong model with the untrained one's output units for 3 of 7 classes
+    medium = _softmax_regression()
     kernel, bias = strong.get_weights()
     weak_kernel, weak_bias = weak.get_weights()
     kernel[:, :3], bias[:3] = weak_kernel[:, :3], weak_bias[:3]
     medium.set_weights([kernel, bias])
     weak_acc, medium_acc, strong_acc = accuracy(weak), accuracy(medium), accuracy(strong)
     assert strong_acc > weak_acc + 0.1  # the premise: clearly better than the 0.01 margin
+    template = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()  # creates the tables
+    return SimpleNamespace(x=x[..., 0], y=y, weak=weak, strong=strong, medium=medium, weak_acc=weak_acc,
+                           medium_acc=medium_acc, strong_acc=strong_acc, template=template)
+
+
+@pytest.fixture
+def registry(tmp_path, promotion_models, monkeypatch):
+    """A fresh SQLite registry (a copy of the empty template) and the three models as Candidates to log into it."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy2(promotion_models.template, tmp_path / "mlflow.db")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    m = promotion_models
 
     def candidate(model, acc, arch):
         run_id, uri = _log_model(model, arch)
-        return Candidate(arch, run_id, uri, acc, 0.0, len(y))
+        return Candidate(arch, run_id, uri, acc, 0.0, len(m.y))
 
     client = MlflowClient(tracking_uri=store, registry_uri=store)  # not MLflow's process-global URI
-    return SimpleNamespace(store=store, client=client, x=x[..., 0], y=y, weak_acc=weak_acc, strong_acc=strong_acc,
-                           medium=medium, medium_acc=medium_acc,
-                           weak=weak, strong=strong, candidate=candidate, path=tmp_path)
+    return SimpleNamespace(store=store, client=client, x=m.x, y=m.y, weak_acc=m.weak_acc, strong_acc=m.strong_acc,
+                           medium=m.medium, medium_acc=m.medium_acc, weak=m.weak, strong=m.strong,
+                           candidate=candidate, path=tmp_path)
 
 
 def test_worse_candidate_never_takes_champion(registry):
