@@ -19,11 +19,14 @@ from fer_platform.io import write_json
 from fer_platform.release import ONNX_FILE, ONNX_PARITY_FILE, RELEASE_DIR
 from fer_platform.serving.onnx_export import parity_faces
 from fer_platform.serving.packaging import build_bento, import_from_registry
+from fer_platform.serving.reference import REFERENCE_SPLIT, reference_faces
 
 
 @task(name="import-champion")
-def import_task(registered_model: str, dataset: str) -> dict:
-    return import_from_registry(registered_model, parity_faces(load_dataset(dataset)), exported=_release_export())
+def import_task(registered_model: str, dataset: str, n_reference: int) -> dict:
+    data = load_dataset(dataset)
+    return import_from_registry(registered_model, parity_faces(data), exported=_release_export(),
+                                reference_faces=reference_faces(data.split(REFERENCE_SPLIT).images, n_reference))
 
 
 def _release_export() -> tuple[Path, str] | None:
@@ -52,8 +55,10 @@ def build_task() -> str:
 @flow(name="package", log_prints=True)
 def package_flow(params: str = "params.yaml", build: bool = True, dataset: str = str(paths.DATASET)) -> dict:
     """Export models:/<registered_model>@champion to ONNX (parity-checked against Keras on PrivateTest faces),
-    import it into the BentoML store; build the bento."""
-    info = import_task(load_params(params).promote.registered_model, dataset)
+    import it into the BentoML store with its reference distribution (its answers on PublicTest faces, for the
+    monitor flow); build the bento."""
+    loaded = load_params(params)
+    info = import_task(loaded.promote.registered_model, dataset, loaded.monitor.reference_faces)
     if build:
         info["bento"] = build_task()
     write_json(paths.BENTO_INFO, info)

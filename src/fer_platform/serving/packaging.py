@@ -17,6 +17,7 @@ import yaml
 
 from fer_platform.models import load_model
 from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
+from fer_platform.serving.reference import REFERENCE_FILE, build_reference, write_reference
 from fer_platform.serving.runtime import SERVED_MODEL_FILE
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
 
@@ -24,9 +25,11 @@ PARITY_FILE = "parity.json"  # beside the served graph in the model-store entry
 
 
 def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION,
-                         exported: tuple[Path, str] | None = None) -> dict:
+                         exported: tuple[Path, str] | None = None, reference_faces: np.ndarray | None = None) -> dict:
     """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
     version's run and put it in the BentoML model store (as `registered_model`) with its lineage. Nothing is stored if parity fails.
+    With `reference_faces` (PublicTest), the served graph's answers on them are stored too, as the reference the
+    monitor flow compares the prediction log with (serving.reference).
 
     `exported`: (an ONNX file, the weights_digest it was exported from), e.g. the committed release's: when the
     version has those weights, that file is checked and served instead of exporting again (tf2onnx: ~40 s)."""
@@ -50,6 +53,10 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             onnx_source = "exported at packaging"
             parity = check_parity(model, onnx_path, parity_faces)  # either way: checked against this Keras model
         (Path(tmp) / PARITY_FILE).write_text(json.dumps(parity, indent=2) + "\n")
+        files = [SERVED_MODEL_FILE, PARITY_FILE]
+        if reference_faces is not None:
+            write_reference(build_reference(onnx_path, reference_faces), Path(tmp) / REFERENCE_FILE)
+            files.append(REFERENCE_FILE)
         if version.run_id:
             log_to_run(version.run_id, [onnx_path, Path(tmp) / PARITY_FILE],
                        {"serving_parity_max_abs_diff": parity["max_abs_diff"]}, artifact_path="serving")
@@ -61,12 +68,13 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             "privatetest_accuracy": _number(version.tags.get("privatetest_accuracy")),
             "metrics": run_metrics(version.run_id, ("publictest", "privatetest"), ("best_epoch", "train_seconds")),
             "runtime": f"onnxruntime {onnxruntime.__version__}", "parity": parity, "onnx_source": onnx_source,
+            "reference_faces": None if reference_faces is None else len(reference_faces),
         }
         metadata = {k: v for k, v in metadata.items() if v is not None}  # BentoML metadata has no null
         # Stored under the registered model's name: the service loads the entry params.yaml names.
         with bentoml.models.create(registered_model, labels={"alias": alias, "registry_version": str(version.version)},
                                    metadata=metadata) as bento_model:
-            for name in (SERVED_MODEL_FILE, PARITY_FILE):
+            for name in files:
                 shutil.copyfile(Path(tmp) / name, bento_model.path_of(name))
     return {"bento_model": str(bento_model.tag), **metadata}
 
