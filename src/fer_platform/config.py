@@ -93,7 +93,7 @@ class FeedbackSettings(Settings):
     keep_faces: bool = False
     retention_s: float = Field(default=600.0, gt=0, le=86_400)
     max_faces: int = Field(default=1000, ge=1, le=100_000)
-    dir: str = "data/field"
+    dir: str = "field_faces"  # beside data/ (data.dvc tracks all of data/): `dvc add field_faces`
 
 
 class ServeSettings(Settings):

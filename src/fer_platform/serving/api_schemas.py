@@ -46,6 +46,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                            "image": {"type": "object", "required": ["width", "height"], "additionalProperties": False,
                                      "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}}},
                            "faces": {"type": "array", "items": {"$ref": "#/components/schemas/DetectedFace"}}}},
+    "FeedbackResponse": {"type": "object", "required": ["face_id", "label", "stored"], "additionalProperties": False,
+                         "properties": {"face_id": {"$ref": "#/components/schemas/FaceId"},
+                                        "label": {"type": "string", "enum": list(EMOTIONS)},
+                                        "stored": {"type": "string", "description": "the crop's file in the field "
+                                                                                    "dataset (serve.feedback.dir)"}}},
     "InfoResponse": {"type": "object", "additionalProperties": True,  # plus the model's training metadata
                      "required": ["bento_model", "labels", "registered_model", "version", "alias", "metrics",
                                   "runtime", "limits"],
@@ -60,13 +65,16 @@ _WHY = {400: "malformed request: bad JSON or base64, missing or both fields, a b
         408: "the request body did not arrive in time",
         413: "too many faces, too many bytes, or too large an image",
         415: "the wrong Content-Type for this route (or none), or an image that is not a JPEG or PNG",
-        422: "well-formed but not valid: a field the route does not take, faces not 48x48 uint8",
+        404: "no kept face of that id (never kept, or past serve.feedback's retention or count)",
+        409: "this service keeps no face crops (serve.feedback.keep_faces is off)",
+        422: "well-formed but not valid: a field the route does not take, faces not 48x48 uint8, an unknown label",
         500: "a fault in the service (a bug: please report it)",
         503: "overloaded: retry after the Retry-After header's seconds"}
 ROUTES: dict[str, tuple[str, tuple[int, ...]]] = {
     "/predict": ("PredictResponse", (400, 401, 408, 413, 415, 422, 500, 503)),
     "/detect": ("DetectResponse", (400, 401, 408, 413, 415, 500, 503)),
     "/info": ("InfoResponse", (400, 401, 408, 413, 415, 422, 500)),
+    "/feedback": ("FeedbackResponse", (400, 401, 404, 408, 409, 413, 415, 422, 500)),
 }
 
 

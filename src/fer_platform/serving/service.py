@@ -3,6 +3,8 @@
     POST /predict  48x48 face crops -> per face: top label, confidence, probabilities
     POST /detect   a JPEG/PNG upload -> Haar faces -> [{box, label, confidence, probabilities}]
     POST /info     the served model: registered name, version, alias, labels, training metrics
+    POST /feedback {face_id, label}: the right label of an answered face (its crop kept only with
+                   serve.feedback.keep_faces on; then written to the field dataset)
     GET  /live     the live page: the browser's camera labelled per face, through the WebSocket /live/ws
                    (serving.live)
     GET  /livez /readyz /metrics (BentoML's, plus fer_inference_calls_total, fer_inference_faces_total,
@@ -12,7 +14,8 @@ The model is the BentoML model-store entry named by params.yaml `promote.registe
 the champion exported to ONNX by the package stage (parity-checked against Keras), so serving needs neither
 MLflow nor TensorFlow. CPU-bound work
 (decoding, Haar) runs in worker threads, never on the event loop; overload is a quick 503 with Retry-After.
-Limits come from params.yaml `serve` (FER_PARAMS overrides).
+Limits come from params.yaml `serve` (FER_PARAMS overrides). Each answered face gets an id and a line in the
+prediction log (serving.prediction_log; never the image).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from fer_platform.labels import EMOTIONS, face_result
 from fer_platform.serving.batching import GreedyBatcher
 from fer_platform.serving.error_shape import ErrorShape
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
+from fer_platform.serving.kept_faces import KeptFaces, write_labelled
 from fer_platform.serving.live import PAGE_FILES, live_app
 from fer_platform.serving.openapi_info import OpenAPIInfo
 from fer_platform.serving.prediction_log import Batch, PredictionLog, now
@@ -111,11 +115,15 @@ class FerService:
         meta, log = self.bento_model.info.metadata, SERVE.prediction_log
         self.log = PredictionLog(log.dir, str(self.bento_model.tag), str(meta.get("version", "")), log.max_bytes,
                                  log.backups, log.queue_faces) if log.enabled else None
+        feedback = SERVE.feedback  # face crops are kept only when this is on (off by default: biometric data)
+        self.kept = KeptFaces(feedback.retention_s, feedback.max_faces) if feedback.keep_faces else None
 
     def _answered(self, route: str, faces: np.ndarray, probs: np.ndarray, sizes: list[int], start: float) -> list[str]:
         """The faces' ids (returned with each answer, for /feedback), and the batch handed to the prediction log
         (a queue append: the writer thread computes and writes the lines)."""
         ids = [secrets.token_hex(8) for _ in range(len(faces))]
+        if self.kept is not None:
+            self.kept.keep(ids, faces)
         if self.log is not None:
             self.log.submit(Batch(route, ids, faces, probs, sizes, (time.perf_counter() - start) * 1000, now()))
         return ids
@@ -162,6 +170,22 @@ class FerService:
         return gray, self.detector.detect(gray)[: SERVE.max_faces_per_request]
 
     @bentoml.api
+    async def feedback(self, face_id: str, label: str) -> dict[str, Any]:
+        """The right label of a face a /predict or /detect answer named (its `id`): with serve.feedback.keep_faces
+        on, its kept 48x48 crop is written to the field dataset under that label (serve.feedback.dir)."""
+        if label not in EMOTIONS:
+            raise ClientError(f"label must be one of {', '.join(EMOTIONS)}", error_code=HTTPStatus.UNPROCESSABLE_ENTITY)
+        if self.kept is None:
+            raise ClientError("this service keeps no face crops (serve.feedback.keep_faces is off), so feedback "
+                              "cannot attach one", error_code=HTTPStatus.CONFLICT)
+        crop = self.kept.take(face_id)
+        if crop is None:
+            raise ClientError(f"no kept face {face_id[:32]!r}: faces are kept for {SERVE.feedback.retention_s:g} s, "
+                              f"at most {SERVE.feedback.max_faces}", error_code=HTTPStatus.NOT_FOUND)
+        path = await anyio.to_thread.run_sync(write_labelled, SERVE.feedback.dir, face_id, label, crop)
+        return {"face_id": face_id, "label": label, "stored": str(path)}
+
+    @bentoml.api
     def info(self) -> dict[str, Any]:
         """The served model: registry name, version and alias, label order, its metrics, serving limits."""
         meta = dict(self.bento_model.info.metadata)
@@ -177,9 +201,10 @@ FerService.add_asgi_middleware(OpenAPIInfo, versions=lambda: _versions(bentoml.m
 FerService.add_asgi_middleware(TokenGuard, token=os.environ.get(TOKEN_ENV, ""), open_paths=PAGE_FILES)
 FerService.add_asgi_middleware(OverloadGuard, limit=SERVE.max_in_flight, paths=("/predict", "/detect"))
 FerService.add_asgi_middleware(BodyGuard, max_bytes=SERVE.max_request_bytes, timeout_s=SERVE.body_timeout_s, routes={
-    "/predict": "application/json", "/info": "application/json", "/detect": "multipart/form-data"},
-    file_fields={"/detect": "image"},
-    json_fields={f"/{name}": tuple(FerService.apis[name].input_spec.model_fields) for name in ("predict", "info")})
+    "/predict": "application/json", "/info": "application/json", "/feedback": "application/json",
+    "/detect": "multipart/form-data"}, file_fields={"/detect": "image"},
+    json_fields={f"/{name}": tuple(FerService.apis[name].input_spec.model_fields)
+                 for name in ("predict", "info", "feedback")})
 
 
 def _versions(bento_model) -> dict[str, str]:
