@@ -117,3 +117,20 @@ def test_a_real_bentoml_serve_logs_each_face_it_answers_with_its_id(release_serv
         assert record["route"] == ("/detect" if "box" in face else "/predict")
         assert record["face_size"] == (face["box"]["w"] if "box" in face else 48)
     assert records[answer[0]["id"]]["brightness"] == pytest.approx(float(faces[0].mean()), abs=1e-3)
+
+
+def test_a_failed_write_loses_that_batch_only(tmp_path, faces):
+    log = PredictionLog(tmp_path, "m:1", "1", max_bytes=100_000, backups=1, queue_faces=1000)
+    emit, calls = log.handler.emit, []
+
+    def full_disk_once(record):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        emit(record)
+
+    log.handler.emit = full_disk_once
+    log.submit(batch(faces[:2]))
+    log.submit(batch(faces[:3]))
+    log.close()
+    assert len((tmp_path / LOG_FILE).read_text().splitlines()) == 3 and log.written == 3

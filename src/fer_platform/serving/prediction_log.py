@@ -91,7 +91,7 @@ class PredictionLog:
                 for record in records(batch, self.model, self.model_version):
                     self.handler.emit(logging.makeLogRecord({"msg": json.dumps(record), "levelno": logging.INFO}))
                 self.written += len(batch.face_ids)
-            except Exception:  # noqa: BLE001 - a full disk must not stop the service; the next batch tries again
+            except Exception:  # a full disk must not stop the service; the next batch tries again
                 logging.getLogger(__name__).exception("prediction log: a batch was not written")
             finally:
                 with self._lock:
