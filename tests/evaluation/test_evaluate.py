@@ -53,6 +53,7 @@ def test_write_evaluation_gives_dvc_its_metrics_and_plot_files(tmp_path):
     assert "_true" not in report_json and report_json["n"] == 50
 
 
+@pytest.mark.slow  # the full evaluation (25 perturbations, TTA) of real graphs
 def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
     """The committed release model on the small real subset: flip-TTA accuracy is the mean of a face's and its
     mirror's probabilities, reported per split (and in the DVC headline metrics)."""
@@ -85,6 +86,7 @@ def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
     assert headline["privatetest"]["robustness_mean"] == round(np.mean(list(robust["per_perturbation"].values())), 4)
 
 
+@pytest.mark.slow  # the full evaluation (25 perturbations, TTA) of real graphs
 def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
     """Plain (centre crop), flip and ten-crop accuracy of the same weights, on both splits."""
     from fer_platform.config import load_params

@@ -32,6 +32,7 @@ def test_crops_cut_where_they_say():
         np.testing.assert_array_equal(random[i], images[i, top:top + 40, left:left + 40])
 
 
+@pytest.mark.slow
 def test_ten_crop_is_the_mean_over_the_crops_and_survives_save_and_load(faces, tmp_path):
     import keras
 

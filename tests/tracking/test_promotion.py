@@ -117,6 +117,7 @@ def registry(tmp_path, promotion_models, monkeypatch):
                            candidate=candidate, path=tmp_path)
 
 
+@pytest.mark.slow
 def test_worse_candidate_never_takes_champion(registry):
     from fer_platform.tracking.promotion import promote
 
@@ -136,6 +137,7 @@ def test_worse_candidate_never_takes_champion(registry):
     assert np.isclose(worse.champion_publictest_accuracy, strong_acc)  # champion re-scored on these images
 
 
+@pytest.mark.slow
 def test_a_more_accurate_but_fragile_candidate_is_refused_with_the_reason_on_its_version(registry):
     """The champion is re-scored under the same perturbations on the same faces; a candidate whose own
     evaluation measured a robustness mean far below it stays challenger, and its version says why."""
@@ -159,6 +161,7 @@ def test_a_more_accurate_but_fragile_candidate_is_refused_with_the_reason_on_its
     assert promote([robust], "fer-test", 0.01, r.x, r.y, max_robustness_drop=0.02).alias == CHAMPION
 
 
+@pytest.mark.slow
 def test_a_registry_that_cannot_be_read_is_never_taken_for_one_without_a_champion(tmp_path, monkeypatch):
     """A locked or broken store must fail the stage, not make any candidate (or the bootstrap) champion."""
     import sqlite3
@@ -184,6 +187,7 @@ def test_a_registry_that_cannot_be_read_is_never_taken_for_one_without_a_champio
         lock.close()
 
 
+@pytest.mark.slow
 def test_a_locked_store_during_promotion_fails_it_and_leaves_the_champion(registry):
     from fer_platform.tracking.promotion import promote
 
@@ -203,6 +207,7 @@ def test_a_locked_store_during_promotion_fails_it_and_leaves_the_champion(regist
     assert len(r.client.search_model_versions("name='fer-test'")) == 1  # nothing half-registered
 
 
+@pytest.mark.slow
 def test_a_model_with_nan_weights_is_never_registered(registry):
     from fer_platform.tracking.promotion import NonFiniteModel, promote
 
@@ -233,6 +238,7 @@ print(json.dumps({"version": decision.version, "alias": decision.alias,
 """
 
 
+@pytest.mark.slow
 def test_two_promotions_at_once_decide_one_after_the_other(registry):
     """Two candidates that both beat the champion, promoted at once. Before the alias lock, both decided against
     the old champion and the last to move the alias won, even when it was the worse one (here: the medium one,
