@@ -118,7 +118,8 @@ class FerService:
         feedback = SERVE.feedback  # face crops are kept only when this is on (off by default: biometric data)
         self.kept = KeptFaces(feedback.retention_s, feedback.max_faces) if feedback.keep_faces else None
 
-    def _answered(self, route: str, faces: np.ndarray, probs: np.ndarray, sizes: list[int], start: float) -> list[str]:
+    def _answered(self, route: str, faces: np.ndarray, probs: np.ndarray, sizes: list[int],
+                  start: float) -> list[str]:
         """The faces' ids (returned with each answer, for /feedback), and the batch handed to the prediction log
         (a queue append: the writer thread computes and writes the lines)."""
         ids = [secrets.token_hex(8) for _ in range(len(faces))]
@@ -140,7 +141,8 @@ class FerService:
             raise _client_error(err) from None
         probs = await self.infer(batch)
         ids = self._answered("/predict", batch, probs, [IMAGE_SHAPE[0]] * len(batch), start)
-        return {"labels": list(EMOTIONS), "faces": [{"id": i, **face_result(p)} for i, p in zip(ids, probs, strict=True)]}
+        return {"labels": list(EMOTIONS),
+                "faces": [{"id": i, **face_result(p)} for i, p in zip(ids, probs, strict=True)]}
 
     @bentoml.api
     async def detect(self, image: Path) -> dict[str, Any]:
