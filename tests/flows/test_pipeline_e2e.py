@@ -11,6 +11,14 @@ pytestmark = pytest.mark.slow
 ARCHS = ["cnn", "vgg19", "resnet32", "resnet_compact"]
 
 
+def quick(key: str):
+    """A value of the quick profile (what the session's quick project ran with)."""
+    from fer_platform.config import load_params
+    from tests.conftest import REPO
+
+    return load_params(REPO / "params.yaml").profile("quick")[key]
+
+
 def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
     root, env = quick_project
     import mlflow
@@ -26,7 +34,7 @@ def test_quick_profile_logs_every_architecture_to_mlflow(quick_project):
     assert sorted(by_arch) == sorted(ARCHS)
     for arch, r in by_arch.items():
         assert r.info.status == "FINISHED"
-        assert r.data.params["epochs"] == "3" and r.data.params["seed"] == "1337"
+        assert r.data.params["epochs"] == str(quick("train.common.epochs")) and r.data.params["seed"] == "1337"
         for key in ("data.dvc_md5", "git.commit"):
             assert r.data.tags[key] not in ("", "unknown"), key
         assert r.data.tags["data.dvc_md5"] == "964bc4c3511368c6f72b7256f5c2d302.dir"
@@ -106,7 +114,7 @@ def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(q
     for arch in ARCHS:
         with open(root / f"reports/plots/{arch}/predictions_privatetest.csv") as fh:
             rows = list(csv.DictReader(fh))
-        assert len(rows) == 7 * 50, arch  # the quick profile's max_eval_per_class, every class
+        assert len(rows) == 7 * quick("train.common.max_eval_per_class"), arch  # every class, capped
         recomputed = sum(r["actual"] == r["predicted"] for r in rows) / len(rows)
         dvc_value = files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["accuracy"]
         assert dvc_value == pytest.approx(recomputed, abs=5e-5), arch
@@ -114,12 +122,13 @@ def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(q
         logged = client.get_run(run_id).data.metrics["privatetest_final_accuracy"]
         assert logged == pytest.approx(recomputed, abs=5e-5), arch
         # The real-face numbers: the robustness mean is its perturbations' mean, the pipeline accuracy is
-        # measured on the in_frame stage's faces (the quick profile's 140 per split, those Haar found).
+        # measured on the in_frame stage's faces (the quick profile's in_frame_faces per split, those Haar found).
         summary = json.loads((root / f"reports/plots/{arch}/summary.json").read_text())["privatetest"]
         per = summary["robustness"]["per_perturbation"]
         assert files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["robustness_mean"] == \
             pytest.approx(sum(per.values()) / len(per), abs=2e-4), arch
-        assert len(per) == 12 and summary["pipeline"]["n"] == 140 and 0 < summary["pipeline"]["detected"] <= 140
+        framed = quick("evaluate.in_frame_faces")
+        assert len(per) == 12 and summary["pipeline"]["n"] == framed and 0 < summary["pipeline"]["detected"] <= framed
     again = run(["dvc", "repro"], root, env)
     assert "Data and pipelines are up to date" in again.stdout, again.stdout
     status = run(["dvc", "status"], root, env).stdout
