@@ -164,3 +164,27 @@ def test_frames_are_searched_at_fer_edges_scale_whatever_their_size():
     assert session._search_for(320).downscale == 1.0  # 24 px faces and up, at the cascade's window
     assert session._search_for(640).downscale == 0.5  # fer-edge's own: 48 px faces, on a half-size copy
     assert session._search_for(640) is session._search_for(640)  # kept while the size stays
+
+
+@pytest.mark.parametrize("first", ["[" * 100_000, json.dumps({"token": "x" * 100_000})])
+def test_a_first_message_too_deep_or_too_long_is_refused_not_parsed(first):
+    """Before the token is known, a message is read only when it is small: a deeply nested one made json.loads
+    raise RecursionError (a traceback in the log, from any client), and a long one held the event loop."""
+    test_client, _ = client(token="s3cret")
+    ws = test_client.websocket_connect("/live/ws", headers=SAME_ORIGIN).__enter__()
+    ws.send_text(first)
+    with pytest.raises(WebSocketDisconnect) as refused:
+        ws.receive_json()
+    assert refused.value.code == 4401
+
+
+def test_a_view_that_sends_nothing_is_closed_and_frees_its_place():
+    """An open tab with no camera running (or a client that only connects) does not hold one of the
+    serve.max_in_flight places for ever."""
+    test_client = TestClient(live_app(FakeService, ServeSettings(max_in_flight=1), idle_s=0.3))
+    first = open_view(test_client)
+    assert first.receive_json()["type"] == "ready"
+    with pytest.raises(WebSocketDisconnect) as idle:
+        first.receive_json()
+    assert idle.value.code == 4408
+    assert open_view(test_client).receive_json()["type"] == "ready"  # its place is free again

@@ -14,6 +14,10 @@ Security, since a browser does not apply CORS to WebSockets and cannot send an A
   socket is closed with code 4401. The token never travels in a URL and is never logged or echoed.
 - At most `max_in_flight` live connections (each has at most one frame in flight, so this bounds the frames
   waiting here as OverloadGuard bounds requests); one more is refused with code 1013 (try again later).
+- A view that sends nothing for `idle_s` (a tab left open with the camera off) is closed with code 4408, so
+  it does not hold one of those places for ever; the page says so and connects again on request.
+- The first message is parsed only when it is short (FIRST_MESSAGE_MAX): a deeply nested one would raise
+  RecursionError in json.loads and a long one would hold the event loop, from a client not yet authorised.
 """
 
 from __future__ import annotations
@@ -50,13 +54,15 @@ SECURITY_HEADERS = {
                                "mediastream:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
                                "form-action 'none'",
     "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-cache"}
-UNAUTHORIZED, TRY_AGAIN_LATER, POLICY_VIOLATION = 4401, 1013, 1008
+UNAUTHORIZED, TRY_AGAIN_LATER, POLICY_VIOLATION, IDLE = 4401, 1013, 1008, 4408
+IDLE_S = 120.0  # a view without frames for this long is closed
+FIRST_MESSAGE_MAX = 4096  # characters: {"token": ...} is far shorter
 COLOURS = {label: "#{:02x}{:02x}{:02x}".format(*rgb) for label, rgb in EMOTION_COLOURS.items()}  # CSS
 log = logging.getLogger(__name__)
 
 
 def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
-             window: int = DEFAULT_WINDOW) -> Starlette:
+             window: int = DEFAULT_WINDOW, idle_s: float = IDLE_S) -> Starlette:
     """`service()` is the FerService instance (looked up per connection: it exists once BentoML started)."""
     sessions = 0
 
@@ -82,7 +88,7 @@ def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
             await ws.send_json({"type": "ready", "labels": list(EMOTIONS), "window": window,
                                 "colours": COLOURS, "max_bytes": limits.max_request_bytes,
                                 "max_side": limits.max_image_side})
-            await _serve(ws, LiveSession(service(), limits, window))
+            await _serve(ws, LiveSession(service(), limits, window), idle_s)
         except WebSocketDisconnect:
             pass
         finally:
@@ -104,18 +110,24 @@ async def _authorised(ws: WebSocket, token: str, timeout_s: float) -> bool:
     try:
         with anyio.fail_after(timeout_s):
             first = await ws.receive_text()
+        if len(first) > FIRST_MESSAGE_MAX:
+            return False
         given = json.loads(first).get("token", "")
-    except (TimeoutError, ValueError, AttributeError, KeyError):
+    except (TimeoutError, ValueError, AttributeError, KeyError, RecursionError):
         return False
     if not token:
         return True
     return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
 
 
-async def _serve(ws: WebSocket, session: LiveSession) -> None:
+async def _serve(ws: WebSocket, session: LiveSession, idle_s: float) -> None:
     """Answer each message in turn until the page goes away; a bad image gets an error answer, not a close."""
     while True:
-        message = await ws.receive()
+        with anyio.move_on_after(idle_s) as waiting:
+            message = await ws.receive()
+        if waiting.cancelled_caught:
+            await ws.close(IDLE, f"no frame for {idle_s:g} s")
+            return
         if message["type"] == "websocket.disconnect":
             return
         data = message.get("bytes")

@@ -8,7 +8,7 @@ const JPEG_QUALITY = 0.8;
 const PHOTO_SIDE = 1280;  // a photo's longest side once downscaled (a phone's 12 MP would take seconds to search)
 const KEEP_RECORDS = 600;
 const FRAME = 0x46, PHOTO = 0x50; // "F", "P": the first byte of a message says what the image is
-const UNAUTHORIZED = 4401, TRY_AGAIN_LATER = 1013;
+const UNAUTHORIZED = 4401, TRY_AGAIN_LATER = 1013, IDLE = 4408;
 
 const $ = (id) => document.getElementById(id);
 const video = $("video"), overlay = $("overlay"), grab = document.createElement("canvas");
@@ -52,6 +52,7 @@ function connect() {
       setStatus("refused", token ? "token refused: check it and connect again" : "this service needs a token");
       $("token").focus();
     } else if (event.code === TRY_AGAIN_LATER) setStatus("closed", event.reason || "the service is busy");
+    else if (event.code === IDLE) setStatus("closed", "closed after a while without frames: connect again");
     else setStatus("closed", "disconnected from the service: connect again");
   };
 }
