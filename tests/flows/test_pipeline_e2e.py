@@ -171,9 +171,12 @@ def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
         assert isinstance(change["old"], float) and isinstance(change["new"], float)
     name = experiments[-1]["Experiment"]
     plots = json.loads(run(["dvc", "plots", "diff", name, "--json"], root, env).stdout)
-    for arch in ARCHS:  # dvc.yaml titles each evaluate stage's plots with its architecture
-        for title in (f"{arch}, PublicTest confusion", f"{arch}, PublicTest accuracy per epoch"):
-            assert name in {rev for entry in plots["data"][title] for rev in entry["revisions"]}, title
+    for arch in ARCHS:  # each evaluate stage's own plots (keyed by file), titled with its architecture
+        for path, title in ((f"reports/plots/{arch}/predictions_publictest.csv", f"{arch}, PublicTest confusion"),
+                            (f"reports/plots/{arch}/history.csv", f"{arch}, PublicTest accuracy per epoch")):
+            entries = plots["data"][path]
+            assert name in {rev for entry in entries for rev in entry["revisions"]}, path
+            assert any(title in json.dumps(entry["content"]) for entry in entries), title
 
 
 def test_changing_one_architecture_retrains_only_that_one(quick_project):
