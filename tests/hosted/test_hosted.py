@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_platform.config import apply_overrides
 from fer_platform.data.ingest import ingest
 from fer_platform.data.pack import pack_image_folders
 from tests.conftest import REPO
+from tests.training.recipes import small_cnn_raw
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +25,10 @@ def _run(args, cwd, **env):
 
 @pytest.fixture(scope="module")
 def hosted(small_fer, tmp_path_factory):
-    """One tiny hosted run of resnet32 (2 epochs) from a pack, as a GPU host would do it."""
+    """One tiny hosted run of resnet32 (2 epochs, the quick profile's widths) from a pack, as a GPU host would do
+    it: the host's code path, not the architecture's cost, is what is tested here."""
     root = tmp_path_factory.mktemp("hosted")
-    params = apply_overrides(yaml.safe_load((REPO / "params.yaml").read_text()), {
-        "train.common.epochs": 2, "train.common.warmup_epochs": 0, "train.common.batch_size": 16})
+    params = small_cnn_raw(**{"train.common.epochs": 2})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     pack_image_folders(small_fer, root / "pack.npz")
     proc = _run(["fer_platform.hosted", "train", "--images-pack", "pack.npz", "--out", "out",
