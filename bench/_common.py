@@ -19,12 +19,16 @@ def machine() -> dict:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
+# Paths whose change does not change what a benchmark measures: results, their tables, prose, the tests.
+NOT_CODE = (":!bench/results", ":!bench/README.md", ":!README.md", ":!RELIABILITY.md", ":!docs", ":!tests")
+
+
 def git_commit() -> str:
-    """HEAD, with `+dirty` when tracked files differ from it (the result is then of uncommitted code)."""
+    """HEAD, with `+dirty` when tracked code differs from it (the result is then of uncommitted code)."""
     try:
         def git(*args: str) -> str:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")  # results: not code
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE)
         return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

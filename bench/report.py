@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS
+from _common import NOT_CODE, REPO, RESULTS
 
 HEADER = """# Benchmarks
 
@@ -21,10 +21,6 @@ A commit marked **(not HEAD)** was measured on code that has changed since; **(d
 | benchmark | result | target | commit | machine |
 |---|---|---|---|---|
 """
-
-
-# Files whose change does not change what a benchmark measures (results, their tables, prose).
-NOT_CODE = (":!bench/results", ":!bench/README.md", ":!README.md", ":!RELIABILITY.md", ":!docs")
 
 
 def freshness(commit: str) -> str:
