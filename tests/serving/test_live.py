@@ -37,12 +37,14 @@ class FakeService:
     def __init__(self):
         self.cpu = anyio.CapacityLimiter(1)
         self.photos: list[bytes] = []
+        self.routes: list[str] = []  # a live photo is answered as the live route (logged, its crops never kept)
 
     async def infer(self, faces: np.ndarray) -> np.ndarray:
         return np.tile(HAPPY, (len(faces), 1))
 
-    async def detect_faces(self, read):
+    async def detect_faces(self, read, route="/detect"):
         self.photos.append(read())
+        self.routes.append(route)
         return {"labels": list(EMOTIONS), "image": {"width": 1, "height": 1}, "faces": []}
 
 
@@ -145,6 +147,7 @@ def test_a_bad_image_is_answered_with_its_reason_and_the_view_goes_on(frame_jpeg
     assert ws.receive_json()["status"] == 400
     ws.send_bytes(b"P" + frame_jpeg)  # a photo goes to /detect's code, from memory
     assert ws.receive_json()["type"] == "photo" and service.photos == [frame_jpeg]
+    assert service.routes == ["/live/ws"]
     ws.send_bytes(b"F" + frame_jpeg)
     assert len(ws.receive_json()["faces"]) == 2
 
@@ -166,16 +169,27 @@ def test_frames_are_searched_at_fer_edges_scale_whatever_their_size():
     assert session._search_for(640) is session._search_for(640)  # kept while the size stays
 
 
-@pytest.mark.parametrize("first", ["[" * 100_000, json.dumps({"token": "x" * 100_000})])
+@pytest.mark.parametrize("first", ["[" * 4000, json.dumps({"token": "x" * 5000})])
 def test_a_first_message_too_deep_or_too_long_is_refused_not_parsed(first):
-    """Before the token is known, a message is read only when it is small: a deeply nested one made json.loads
-    raise RecursionError (a traceback in the log, from any client), and a long one held the event loop."""
-    test_client, _ = client(token="s3cret")
+    """Before the token is known, a message is parsed only when it is short (a long one would hold the event
+    loop: without the bound, this service, which has no token, would take it), and JSON nested too deeply for
+    json.loads (RecursionError, under the bound) is a refusal too, not a traceback."""
+    test_client, _ = client()
     ws = test_client.websocket_connect("/live/ws", headers=SAME_ORIGIN).__enter__()
     ws.send_text(first)
     with pytest.raises(WebSocketDisconnect) as refused:
         ws.receive_json()
     assert refused.value.code == 4401
+
+
+def test_connections_without_their_token_yet_hold_no_place_among_the_views():
+    """A client that connects and sends nothing (or reconnects every body_timeout_s) must not keep the
+    views' places from those with the token."""
+    test_client, _ = client(token="s3cret", max_in_flight=2)
+    silent = test_client.websocket_connect("/live/ws", headers=SAME_ORIGIN).__enter__()
+    views = [open_view(test_client, "s3cret") for _ in range(2)]
+    assert [view.receive_json()["type"] for view in views] == ["ready", "ready"]
+    silent.close()
 
 
 def test_a_view_that_sends_nothing_is_closed_and_frees_its_place():

@@ -12,8 +12,9 @@ Security, since a browser does not apply CORS to WebSockets and cannot send an A
   could otherwise use a visitor's access); a client that sends no Origin (not a browser) is taken.
 - Token: with FER_API_TOKEN set, the first message must be {"token": "<it>"}, within body_timeout_s; else the
   socket is closed with code 4401. The token never travels in a URL and is never logged or echoed.
-- At most `max_in_flight` live connections (each has at most one frame in flight, so this bounds the frames
-  waiting here as OverloadGuard bounds requests); one more is refused with code 1013 (try again later).
+- At most `max_in_flight` live views (each has at most one frame in flight, so this bounds the frames waiting
+  here as OverloadGuard bounds requests); one more is refused with code 1013 (try again later). A place is
+  taken once the token is right; connections still to send it have a pool of `max_in_flight` of their own.
 - A view that sends nothing for `idle_s` (a tab left open with the camera off) is closed with code 4408, so
   it does not hold one of those places for ever; the page says so and connects again on request.
 - The first message is parsed only when it is short (FIRST_MESSAGE_MAX): a deeply nested one would raise
@@ -40,14 +41,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from fer_platform.config import ServeSettings
 from fer_platform.labels import EMOTION_COLOURS, EMOTIONS
 from fer_platform.serving.errors import RequestError
-from fer_platform.serving.live_session import DEFAULT_WINDOW, LiveSession
+from fer_platform.serving.live_session import DEFAULT_WINDOW, LIVE_ROUTE, LiveSession
 
 PAGE_DIR = Path(__file__).with_name("live_page")
 PAGE_FILES = {"/live": ("index.html", "text/html; charset=utf-8"),
               "/live/live.js": ("live.js", "text/javascript; charset=utf-8"),
               "/live/draw.js": ("draw.js", "text/javascript; charset=utf-8"),
               "/live/live.css": ("live.css", "text/css; charset=utf-8")}
-SOCKET_PATH = "/live/ws"
+SOCKET_PATH = LIVE_ROUTE
 # The page loads only its own files and talks only to its own origin; nothing may frame it (clickjacking).
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: "
@@ -64,27 +65,42 @@ log = logging.getLogger(__name__)
 def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
              window: int = DEFAULT_WINDOW, idle_s: float = IDLE_S) -> Starlette:
     """`service()` is the FerService instance (looked up per connection: it exists once BentoML started)."""
-    sessions = 0
+    # Two pools of max_in_flight places: connections still to send their token (each for at most
+    # body_timeout_s), and views. A place among the views is taken only once authorised, so clients without
+    # the token cannot hold the views' places by reconnecting.
+    places = {"waiting": 0, "views": 0}
 
     async def page(request: Request) -> Response:
         name, media_type = PAGE_FILES[request.url.path]
         return FileResponse(PAGE_DIR / name, media_type=media_type, headers=SECURITY_HEADERS)
 
+    async def refuse_if_full(ws: WebSocket, pool: str) -> bool:
+        if places[pool] < limits.max_in_flight:
+            return False
+        await ws.close(TRY_AGAIN_LATER, f"{limits.max_in_flight} live views are open; try again later")
+        return True
+
     async def socket(ws: WebSocket) -> None:
-        nonlocal sessions
         if not same_origin(ws.headers.get("origin"), ws.headers.get("host", "")):
             await ws.close(POLICY_VIOLATION)  # before accepting: the browser gets a 403 to the handshake
             return
-        if sessions >= limits.max_in_flight:
-            await ws.accept()
-            await ws.close(TRY_AGAIN_LATER, f"{limits.max_in_flight} live views are open; try again later")
+        await ws.accept()
+        if await refuse_if_full(ws, "waiting"):
             return
-        sessions += 1
+        places["waiting"] += 1
         try:
-            await ws.accept()
-            if not await _authorised(ws, token, limits.body_timeout_s):
-                await ws.close(UNAUTHORIZED, "missing or wrong token")
-                return
+            authorised = await _authorised(ws, token, limits.body_timeout_s)
+        except WebSocketDisconnect:
+            return
+        finally:
+            places["waiting"] -= 1
+        if not authorised:
+            await ws.close(UNAUTHORIZED, "missing or wrong token")
+            return
+        if await refuse_if_full(ws, "views"):
+            return
+        places["views"] += 1
+        try:
             await ws.send_json({"type": "ready", "labels": list(EMOTIONS), "window": window,
                                 "colours": COLOURS, "max_bytes": limits.max_request_bytes,
                                 "max_side": limits.max_image_side})
@@ -92,7 +108,7 @@ def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
         except WebSocketDisconnect:
             pass
         finally:
-            sessions -= 1
+            places["views"] -= 1
 
     return Starlette(routes=[*(Route(path, page) for path in PAGE_FILES),
                              WebSocketRoute(SOCKET_PATH, socket)])

@@ -33,6 +33,7 @@ from fer_platform.streams.face_search import FaceSearch
 from fer_platform.streams.face_tracks import Box, FaceTracker, Track
 
 FRAME, PHOTO = b"F", b"P"
+LIVE_ROUTE = "/live/ws"  # the page's WebSocket; its photos are logged under this route, their crops never kept
 DEFAULT_WINDOW = 10  # answers averaged per face: fer-edge's --window default
 FULL_SCAN_EVERY = 10  # fer-edge's for a camera: a face that walks in waits at most this many frames
 REFERENCE_WIDTH = 640  # fer-edge's camera frames, where it looks for faces of EDGE_MIN_FACE pixels and up
@@ -45,7 +46,7 @@ class Classifier(Protocol):
 
     async def infer(self, faces: np.ndarray) -> np.ndarray: ...
 
-    async def detect_faces(self, read: Callable[[], bytes]) -> dict[str, Any]: ...
+    async def detect_faces(self, read: Callable[[], bytes], route: str = "/detect") -> dict[str, Any]: ...
 
 
 class LiveSession:
@@ -62,7 +63,7 @@ class LiveSession:
         if kind == FRAME:
             answer = await self._frame(data)
         elif kind == PHOTO:
-            answer = {"type": "photo", **await self.service.detect_faces(lambda: data)}
+            answer = {"type": "photo", **await self.service.detect_faces(lambda: data, route=LIVE_ROUTE)}
         else:
             raise RequestError(HTTPStatus.BAD_REQUEST,
                                "a message starts with F (a camera frame) or P (a photo)")

@@ -44,6 +44,7 @@ from fer_platform.serving.error_shape import ErrorShape
 from fer_platform.serving.guards import BodyGuard, OverloadGuard, TokenGuard
 from fer_platform.serving.kept_faces import KeptFaces, write_labelled
 from fer_platform.serving.live import PAGE_FILES, live_app
+from fer_platform.serving.live_session import LIVE_ROUTE
 from fer_platform.serving.openapi_info import OpenAPIInfo
 from fer_platform.serving.prediction_log import Batch, PredictionLog, now
 from fer_platform.serving.requests import RequestError, decode_faces, decode_image
@@ -121,9 +122,10 @@ class FerService:
     def _answered(self, route: str, faces: np.ndarray, probs: np.ndarray, sizes: list[int],
                   start: float) -> list[str]:
         """The faces' ids (returned with each answer, for /feedback), and the batch handed to the prediction log
-        (a queue append: the writer thread computes and writes the lines)."""
+        (a queue append: the writer thread computes and writes the lines). The live page's photos are logged
+        but their crops are never kept: the page promises that nothing it sends is stored."""
         ids = [secrets.token_hex(8) for _ in range(len(faces))]
-        if self.kept is not None:
+        if self.kept is not None and route != LIVE_ROUTE:
             self.kept.keep(ids, faces)
         if self.log is not None:
             self.log.submit(Batch(route, ids, faces, probs, sizes, (time.perf_counter() - start) * 1000, now()))
@@ -152,16 +154,16 @@ class FerService:
         except RequestError as err:
             raise _client_error(err) from None
 
-    async def detect_faces(self, read: Callable[[], bytes]) -> dict[str, Any]:
-        """/detect's answer for the photo `read` returns (the live page's photo mode too, from memory). Reading,
-        decoding and Haar run in a worker thread: a large photo takes a while."""
+    async def detect_faces(self, read: Callable[[], bytes], route: str = "/detect") -> dict[str, Any]:
+        """/detect's answer for the photo `read` returns (the live page's photo mode too, from memory, as
+        `route` LIVE_ROUTE). Reading, decoding and Haar run in a worker thread: a large photo takes a while."""
         start = time.perf_counter()
         gray, boxes = await anyio.to_thread.run_sync(self._find_faces, read, limiter=self.cpu)
         results = []
         if boxes:
             crops = crop_faces(gray, boxes)
             probs = await self.infer(crops)
-            ids = self._answered("/detect", crops, probs, [int(b[2]) for b in boxes], start)
+            ids = self._answered(route, crops, probs, [int(b[2]) for b in boxes], start)
             results = [{"id": i, **detected_face(b, p)} for i, b, p in zip(ids, boxes, probs, strict=True)]
         return {"labels": list(EMOTIONS), "image": {"width": gray.shape[1], "height": gray.shape[0]},
                 "faces": results}
