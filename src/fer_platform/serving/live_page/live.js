@@ -3,7 +3,7 @@
 // goes the same way. The service tracks and smooths each face (fer-edge's code); this page only draws.
 import { Timelines, contain, drawFaces, drawLegend, fitCanvas, liveFace, photoFace } from "./draw.js";
 
-const SEND_WIDTH = 320;   // what a frame is downscaled to: /detect took 133 ms for 640x480, 49 ms for 320x240
+const SEND_WIDTH = 320;   // what a frame is downscaled to: /detect p50 139 ms at 640x480, 68 ms at 320x240 (bench)
 const JPEG_QUALITY = 0.8;
 const PHOTO_SIDE = 1280;  // a photo's longest side once downscaled (a phone's 12 MP would take seconds to search)
 const KEEP_RECORDS = 600;
@@ -17,9 +17,10 @@ const video = $("video"), overlay = $("overlay"), grab = document.createElement(
 const live = (window.ferLive = { state: "connecting", records: [], fps: 0, latencyP50: null, photo: null });
 
 let socket = null, config = null, timelines = null, stream = null, photo = null;
-let inFlight = null;      // the one message awaiting its answer: {kind, capturedAt, sentAt}
-let queuedPhoto = null;   // a photo waiting for the frame in flight to be answered
-let frameSeq = 0, sentSeq = 0, frameAt = 0;
+let colours = null;       // kept across a close: a photo on screen is redrawn (resize) after the socket went
+let inFlight = null;      // the one message awaiting its answer: {kind, capturedAt, sentAt, photoId}
+let queuedPhoto = null;   // {buffer, id}: a photo waiting for the frame in flight to be answered
+let frameSeq = 0, sentSeq = 0, frameAt = 0, photoSeq = 0;
 const answerTimes = [], latencies = [];
 
 function setStatus(state, text) {
@@ -37,16 +38,17 @@ function enable() {
 
 function connect() {
   if (socket) socket.close();
-  socket = config = null;
+  socket = config = inFlight = null; // an answer the old socket still owed never comes: nothing is in flight
   setStatus("connecting", "connecting…");
   const token = $("token").value;
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/live/ws`);
   socket = ws;
   ws.onopen = () => ws.send(JSON.stringify({ token })); // the token goes in the first message, never a URL
-  ws.onmessage = (event) => onAnswer(JSON.parse(event.data));
+  ws.onmessage = (event) => { if (socket === ws) onAnswer(JSON.parse(event.data)); };
   ws.onclose = (event) => {
     if (socket !== ws) return;
     socket = config = inFlight = null;
+    if (stream) stopCamera(); // nothing would be sent: the camera stays off until the user starts it again
     enable();
     if (event.code === UNAUTHORIZED) {
       setStatus("refused", token ? "token refused: check it and connect again" : "this service needs a token");
@@ -60,7 +62,10 @@ function connect() {
 function onAnswer(answer) {
   if (answer.type === "ready") {
     config = answer;
-    timelines = timelines || new Timelines($("timelines"), config.colours);
+    colours = config.colours;
+    if (timelines) timelines.clear(); // track numbers start again with each connection
+    timelines = timelines || new Timelines($("timelines"), colours);
+    answerTimes.length = latencies.length = 0;
     drawLegend($("legend"), config.labels, config.colours);
     setStatus("ready", "connected: start the camera, or drop a photo");
     enable();
@@ -69,17 +74,17 @@ function onAnswer(answer) {
     inFlight = null;
     if (answer.type === "error") setStatus("error", `the service refused an image (${answer.status}): ${answer.error}`);
     else if (live.state === "error") setStatus("ready", "connected");
-    if (answer.type === "photo") showPhoto(answer);
+    if (answer.type === "photo" && sent) showPhoto(answer, sent);
     if (answer.type === "frame" && stream && sent) showFrame(answer, sent);
   }
   sendNext();
 }
 
-function send(kind, buffer, capturedAt) {
+function send(kind, buffer, capturedAt, photoId = null) {
   const message = new Uint8Array(buffer.byteLength + 1);
   message[0] = kind;
   message.set(new Uint8Array(buffer), 1);
-  inFlight = { kind, capturedAt, sentAt: performance.now() };
+  inFlight = { kind, capturedAt, sentAt: performance.now(), photoId };
   socket.send(message);
 }
 
@@ -87,9 +92,9 @@ function send(kind, buffer, capturedAt) {
 function sendNext() {
   if (!socket || socket.readyState !== WebSocket.OPEN || !config || inFlight) return;
   if (queuedPhoto) {
-    const buffer = queuedPhoto;
+    const { buffer, id } = queuedPhoto;
     queuedPhoto = null;
-    send(PHOTO, buffer, performance.now());
+    send(PHOTO, buffer, performance.now(), id);
     return;
   }
   if (!stream || frameSeq === sentSeq || !video.videoWidth) return;
@@ -99,9 +104,12 @@ function sendNext() {
   grab.height = Math.round((SEND_WIDTH * video.videoHeight) / video.videoWidth);
   grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
   inFlight = { kind: FRAME, capturedAt }; // taken now: the encoding below is asynchronous
+  const ws = socket; // a frame is sent only on the connection it was taken for, once that one is ready
   grab.toBlob(async (blob) => {
-    if (!blob || !socket || socket.readyState !== WebSocket.OPEN) { inFlight = null; return; }
-    send(FRAME, await blob.arrayBuffer(), capturedAt);
+    const buffer = blob && (await blob.arrayBuffer());
+    if (socket !== ws) return; // connect() replaced it, and reset what was in flight
+    if (!buffer || !config || ws.readyState !== WebSocket.OPEN) { inFlight = null; return; }
+    send(FRAME, buffer, capturedAt);
   }, "image/jpeg", JPEG_QUALITY);
 }
 
@@ -144,7 +152,7 @@ function stopCamera() {
 function showFrame(answer, sent) {
   const ratio = fitCanvas(overlay), ctx = overlay.getContext("2d");
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  drawFaces(ctx, answer.faces.map((f) => liveFace(f, config.colours)), contain(overlay, answer.image.width,
+  drawFaces(ctx, answer.faces.map((f) => liveFace(f, colours)), contain(overlay, answer.image.width,
     answer.image.height), ratio);
   const now = performance.now(), latency = now - sent.capturedAt;
   answerTimes.push(now);
@@ -180,15 +188,16 @@ async function choosePhoto(file) {
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  photo = { canvas, answer: null };
+  const id = (photoSeq += 1);
+  photo = { canvas, answer: null, id };
   drawPhoto();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
-  queuedPhoto = await blob.arrayBuffer();
+  queuedPhoto = { buffer: await blob.arrayBuffer(), id };
   sendNext();
 }
 
-function showPhoto(answer) {
-  if (!photo) return;
+function showPhoto(answer, sent) {
+  if (!photo || sent.photoId !== photo.id) return; // the answer to a photo since replaced
   photo.answer = answer;
   live.photo = { image: answer.image, faces: answer.faces };
   drawPhoto();
@@ -200,7 +209,7 @@ function drawPhoto() {
   const place = contain(overlay, photo.canvas.width, photo.canvas.height);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   ctx.drawImage(photo.canvas, place.x, place.y, photo.canvas.width * place.scale, photo.canvas.height * place.scale);
-  if (photo.answer) drawFaces(ctx, photo.answer.faces.map((f, i) => photoFace(f, i, config.colours)), place, ratio);
+  if (photo.answer) drawFaces(ctx, photo.answer.faces.map((f, i) => photoFace(f, i, colours)), place, ratio);
 }
 
 function failed(err) {
