@@ -23,7 +23,7 @@ from tests.serving.live_browser import (
 
 pytestmark = pytest.mark.slow
 
-SCREENSHOT = REPO / "outputs" / "live.png"  # git-ignored; docs/img/live.png is a copy of one
+SCREENSHOT = REPO / "outputs" / "live.png"  # git-ignored; docs/assets/live.png is a copy of one
 # Live, not fast: a label at least every 200 ms while the suite's trainings share the 2 cores (9.2 FPS was seen
 # under load in CI). The page's rate alone is bench/live_page.py's to measure (15 FPS there), not a timed test's.
 MIN_FPS = 5.0
