@@ -1,4 +1,4 @@
-"""The served graph in float and in int8 (serving.quantize: static QDQ, per-channel, calibrated on Training faces),
+"""The served graph in float and in int8 (packaging.quantize: static QDQ, per-channel, calibrated on Training faces),
 in one run: ms for one face and for a batch of 8 in ONNX Runtime on one thread, sizes, and the parity report
 that decides whether int8 may be served (labels agree on >= 98% of 1,024 PrivateTest faces, PublicTest accuracy
 within 0.3 points). Chosen on PublicTest; PrivateTest faces only check agreement, as the package stage does.
@@ -22,8 +22,8 @@ from _common import REPO, write_result
 from fer_platform.data.dataset import load_dataset
 from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.paths import DATASET
-from fer_platform.serving.onnx_export import parity_faces
-from fer_platform.serving.quantize import calibration_faces, int8_parity, quantize
+from fer_platform.packaging.onnx_export import parity_faces
+from fer_platform.packaging.quantize import calibration_faces, int8_parity, quantize
 from fer_platform.serving.runtime import FaceClassifier
 
 

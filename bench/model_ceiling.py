@@ -21,7 +21,7 @@ from _common import DEFAULT_FER, REPO, write_result
 from fer_platform.data.readers import read_fer2013
 from fer_platform.labels import REPORT
 from fer_platform.models import load_model
-from fer_platform.serving.onnx_export import export_onnx
+from fer_platform.packaging.onnx_export import export_onnx
 from fer_platform.serving.runtime import FaceClassifier
 
 BATCHES = (1, 8, 32, 128)

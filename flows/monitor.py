@@ -23,7 +23,7 @@ from fer_platform.errors import UserError, entry_point
 from fer_platform.monitoring.drift import Thresholds, compare, scores
 from fer_platform.monitoring.log_window import read_window
 from fer_platform.monitoring.report import write_report
-from fer_platform.serving.reference import REFERENCE_FILE, read_reference
+from fer_platform.packaging.reference import REFERENCE_FILE, read_reference
 
 DRIFT_EVENT = "fer.monitor.drift.detected"  # prefect.yaml's train deployment triggers on it
 REPORTS = Path("reports/monitoring")

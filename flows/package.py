@@ -17,9 +17,9 @@ from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
 from fer_platform.io import write_json
 from fer_platform.release import ONNX_FILE, ONNX_PARITY_FILE, RELEASE_DIR
-from fer_platform.serving.onnx_export import parity_faces
-from fer_platform.serving.packaging import build_bento, import_from_registry
-from fer_platform.serving.reference import REFERENCE_SPLIT, reference_faces
+from fer_platform.packaging.onnx_export import parity_faces
+from fer_platform.packaging.bento import build_bento, import_from_registry
+from fer_platform.packaging.reference import REFERENCE_SPLIT, reference_faces
 
 
 @task(name="import-champion")

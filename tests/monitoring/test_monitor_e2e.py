@@ -106,7 +106,7 @@ def test_a_drifted_stream_retrains_through_the_trigger_and_an_undrifted_one_does
     from flows.monitor import DRIFT_EVENT, monitor_flow
 
     from fer_platform.data.dataset import load_dataset
-    from fer_platform.serving.reference import reference_faces
+    from fer_platform.packaging.reference import reference_faces
     from fer_platform.tracking.monitor_runs import monitor_runs
 
     root, env = release_project

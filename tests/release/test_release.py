@@ -61,7 +61,7 @@ def test_the_committed_onnx_graph_is_the_committed_model(small_dataset):
 
     parity = json.loads((RELEASE / "onnx_parity.json").read_text())
     assert parity["ok"] and parity["faces"] == 1024 and parity["identical_labels"] == 1024
-    from fer_platform.serving.onnx_export import weights_digest
+    from fer_platform.packaging.onnx_export import weights_digest
 
     faces = small_dataset.images[:64]
     model = load_model(RELEASE / "model.keras", compile=False)

@@ -24,7 +24,7 @@ def test_export_matches_keras_and_a_different_graph_is_refused(faces, tmp_path):
     import keras
 
     from fer_platform.models import build_model
-    from fer_platform.serving.onnx_export import ParityError, check_parity, export_onnx
+    from fer_platform.packaging.onnx_export import ParityError, check_parity, export_onnx
     from fer_platform.serving.runtime import FaceClassifier
 
     keras.utils.set_random_seed(3)

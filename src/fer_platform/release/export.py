@@ -117,7 +117,7 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
 def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
     """`out_dir`/model.onnx, the model as ONNX, and its parity report against Keras on PrivateTest faces (the
     package stage's check); ParityError, and no file, if they disagree."""
-    from fer_platform.serving.onnx_export import (
+    from fer_platform.packaging.onnx_export import (
         MIN_PARITY_FACES,
         check_parity,
         export_onnx,

@@ -15,7 +15,7 @@ import onnxruntime as ort
 from fer_platform.contract import IMAGE_SHAPE, MODEL_INPUT_SHAPE
 from fer_platform.labels import NUM_CLASSES
 
-SERVED_MODEL_FILE = "model.onnx"  # the graph's file in the BentoML model-store entry (written by serving.packaging)
+SERVED_MODEL_FILE = "model.onnx"  # the graph's file in the BentoML model-store entry (written by packaging.bento)
 
 
 class FaceClassifier:

@@ -16,8 +16,8 @@ import onnxruntime
 import yaml
 
 from fer_platform.models import load_model
-from fer_platform.serving.onnx_export import check_parity, export_onnx, weights_digest
-from fer_platform.serving.reference import REFERENCE_FILE, build_reference, write_reference
+from fer_platform.packaging.onnx_export import check_parity, export_onnx, weights_digest
+from fer_platform.packaging.reference import REFERENCE_FILE, build_reference, write_reference
 from fer_platform.serving.runtime import SERVED_MODEL_FILE
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
 
@@ -29,7 +29,7 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
     """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
     version's run and put it in the BentoML model store (as `registered_model`) with its lineage. Nothing is stored if parity fails.
     With `reference_faces` (PublicTest), the served graph's answers on them are stored too, as the reference the
-    monitor flow compares the prediction log with (serving.reference).
+    monitor flow compares the prediction log with (packaging.reference).
 
     `exported`: (an ONNX file, the weights_digest it was exported from), e.g. the committed release's: when the
     version has those weights, that file is checked and served instead of exporting again (tf2onnx: ~40 s)."""

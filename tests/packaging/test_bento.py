@@ -15,8 +15,8 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     import bentoml
     import keras
 
-    from fer_platform.serving.onnx_export import export_onnx, weights_digest
-    from fer_platform.serving.packaging import import_from_registry
+    from fer_platform.packaging.onnx_export import export_onnx, weights_digest
+    from fer_platform.packaging.bento import import_from_registry
     from fer_platform.tracking.model_versions import CHAMPION, point_alias, register_version
     from tests.tracking.test_promotion import _log_model, _softmax_regression
 
