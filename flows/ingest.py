@@ -1,4 +1,5 @@
-"""Ingest FER2013 (image folders or challenge CSV) into the canonical dataset artifact."""
+"""Ingest FER2013 (image folders or challenge CSV) into the canonical dataset artifact, and the field dataset
+(data.field: faces labelled through POST /feedback) into a split of its own."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from fer_platform.data.ingest import ingest
 
 
 @task(name="read-and-write-canonical-dataset")
-def ingest_task(source: str, dataset: str, manifest: str) -> dict:
-    return ingest(source, dataset, manifest)
+def ingest_task(source: str, dataset: str, manifest: str, field: str | None, field_dataset: str) -> dict:
+    return ingest(source, dataset, manifest, field, field_dataset)
 
 
 @flow(name="ingest", log_prints=True)
 def ingest_flow(params: str = "params.yaml", source: str | None = None) -> dict:
-    """Read FER2013 from `data.source` (or --source) and write the canonical dataset and manifest."""
+    """Read FER2013 from `data.source` (or --source) and the field faces from `data.field`; write the canonical
+    dataset, the field split and the manifest."""
     settings = load_params(params).data
-    manifest = ingest_task(source or settings.source, str(paths.DATASET), str(paths.MANIFEST))
+    manifest = ingest_task(source or settings.source, str(paths.DATASET), str(paths.MANIFEST), settings.field,
+                           str(paths.FIELD))
     print(f"ingested {manifest['n_images']} images: {manifest['split_sizes']} -> {paths.DATASET}")
+    print(manifest["field"]["note"])
     return manifest
 
 

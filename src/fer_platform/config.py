@@ -27,6 +27,8 @@ __all__ = ["AugmentSettings", "ConfigError", "DistillSettings", "Params", "Setti
 class DataSettings(Settings):
     # An image-folder release (train/<emotion>/..., test/<emotion>/...) or the challenge CSV.
     source: str = "data/fer2013"
+    # The field dataset (/feedback's labelled faces), a split of its own when it holds faces; null: none.
+    field: str | None = "field/faces"
 
 
 class ValidateSettings(Settings):
@@ -93,7 +95,7 @@ class FeedbackSettings(Settings):
     keep_faces: bool = False
     retention_s: float = Field(default=600.0, gt=0, le=86_400)
     max_faces: int = Field(default=1000, ge=1, le=100_000)
-    dir: str = "field_faces"  # beside data/ (data.dvc tracks all of data/): `dvc add field_faces`
+    dir: str = "field/faces"  # data.field reads it; `dvc add field/faces` makes each collection a data version
 
 
 class ServeSettings(Settings):

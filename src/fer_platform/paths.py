@@ -6,6 +6,7 @@ from pathlib import Path
 
 DATASET = Path("artifacts/dataset/fer2013.npz")
 MANIFEST = Path("artifacts/dataset/manifest.json")
+FIELD = Path("artifacts/dataset/field.npz")  # the field split (data.field): no train stage reads it
 IN_FRAME = Path("artifacts/dataset/in_frame.npz")  # test faces found again in camera-like frames (in_frame stage)
 VALIDATION_DIR = Path("reports/validation")
 VALIDATION_SUMMARY = VALIDATION_DIR / "summary.json"

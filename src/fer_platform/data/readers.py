@@ -4,6 +4,9 @@
   (the split is the file-name prefix, the label the folder name);
 - the challenge CSV: columns `emotion,pixels,Usage`, 2304 space-separated grey levels per row.
 
+- the field dataset (POST /feedback's labelled faces): the same `<emotion>/` folders, any file names
+  (read_field_faces; its own split, data.field).
+
 Every problem raises DataError naming the file or row and what is wrong; nothing is skipped silently (hidden
 files such as .DS_Store, which operating systems leave in folders, are not data and are ignored).
 """
@@ -19,6 +22,7 @@ import numpy as np
 
 from fer_platform.contract import IMAGE_SHAPE, IMAGE_SIZE, NUM_PIXELS
 from fer_platform.data.dataset import DataError, FerDataset
+from fer_platform.data.field import FieldFaces
 from fer_platform.labels import EMOTIONS, NUM_CLASSES, SPLIT_TO_CODE, SPLITS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -45,11 +49,8 @@ def read_image_folders(root: str | Path, workers: int = 4) -> FerDataset:
     if not entries:
         raise DataError(f"{root}: no images found under train/<emotion>/ or test/<emotion>/")
     paths = [p for p, _, _ in entries]
-    # cv2 releases the GIL while decoding, so threads overlap file I/O and decode.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(lambda p: _decode_face(p, root), paths, chunksize=256))
     return FerDataset(
-        images=np.stack(images),
+        images=_decode_faces(paths, workers),
         labels=np.array([label for _, label, _ in entries], dtype=np.uint8),
         splits=np.array([split for _, _, split in entries], dtype=np.uint8),
         source_ids=np.array([p.relative_to(root).as_posix() for p in paths]),
@@ -65,31 +66,62 @@ def _list_image_files(root: Path) -> list[tuple[Path, int, int]]:
         split_dir = root / folder
         if not split_dir.is_dir():
             raise DataError(f"{split_dir}: missing (it holds the {'/'.join(allowed_splits)} split)")
-        for emotion_dir in sorted(split_dir.iterdir()):
-            if not emotion_dir.is_dir():
-                continue
-            if emotion_dir.name not in EMOTIONS:
+        for path, label in _emotion_folder_images(split_dir):
+            prefix = path.name.split("_", 1)[0]
+            if prefix not in allowed_splits:
                 raise DataError(
-                    f"{emotion_dir}: unknown emotion folder {emotion_dir.name!r}; known: {', '.join(EMOTIONS)}"
+                    f"{path}: file name must start with one of "
+                    f"{', '.join(p + '_' for p in allowed_splits)} (the split), got {prefix!r}"
                 )
-            label = EMOTIONS.index(emotion_dir.name)
-            for path in sorted(emotion_dir.iterdir()):
-                if path.name.startswith("."):  # hidden files are the OS's (.DS_Store), never data
-                    continue
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    raise DataError(f"{path}: not an image file this reader takes ({', '.join(sorted(IMAGE_SUFFIXES))}); "
-                                    "move it out of the dataset folder")
-                prefix = path.name.split("_", 1)[0]
-                if prefix not in allowed_splits:
-                    raise DataError(
-                        f"{path}: file name must start with one of "
-                        f"{', '.join(p + '_' for p in allowed_splits)} (the split), got {prefix!r}"
-                    )
-                entries.append((path, label, SPLIT_TO_CODE[prefix]))
+            entries.append((path, label, SPLIT_TO_CODE[prefix]))
     return entries
 
 
-def _decode_face(path: Path, root: Path) -> np.ndarray:
+def _emotion_folder_images(folder: Path) -> list[tuple[Path, int]]:
+    """(image, emotion code) of every image in `folder/<emotion>/`, in name order."""
+    entries: list[tuple[Path, int]] = []
+    for emotion_dir in sorted(folder.iterdir()):
+        if not emotion_dir.is_dir():
+            continue
+        if emotion_dir.name not in EMOTIONS:
+            raise DataError(
+                f"{emotion_dir}: unknown emotion folder {emotion_dir.name!r}; known: {', '.join(EMOTIONS)}"
+            )
+        label = EMOTIONS.index(emotion_dir.name)
+        for path in sorted(emotion_dir.iterdir()):
+            if path.name.startswith("."):  # hidden files are the OS's (.DS_Store), never data
+                continue
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise DataError(f"{path}: not an image file this reader takes ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                                "move it out of the dataset folder")
+            entries.append((path, label))
+    return entries
+
+
+def read_field_faces(root: str | Path, workers: int = 4) -> FieldFaces:
+    """The field dataset: `<root>/<emotion>/<face_id>.png` as /feedback writes them (FER2013's label folders,
+    48x48 greyscale, any file name). An absent or empty folder is no faces, not an error."""
+    root = Path(root)
+    if not root.exists():
+        return FieldFaces.empty()
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (data.field names the field dataset's <emotion>/ folders)")
+    entries = _emotion_folder_images(root)
+    if not entries:
+        return FieldFaces.empty()
+    paths = [p for p, _ in entries]
+    return FieldFaces(images=_decode_faces(paths, workers),
+                      labels=np.array([label for _, label in entries], dtype=np.uint8),
+                      source_ids=np.array([p.relative_to(root).as_posix() for p in paths]))
+
+
+def _decode_faces(paths: list[Path], workers: int) -> np.ndarray:
+    # cv2 releases the GIL while decoding, so threads overlap file I/O and decode.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.stack(list(pool.map(_decode_face, paths, chunksize=256)))
+
+
+def _decode_face(path: Path) -> np.ndarray:
     raw = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE) if raw.size else None
     if image is None:
