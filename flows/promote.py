@@ -1,4 +1,5 @@
-"""Register the best architecture in the MLflow registry; alias it `champion` only if it beats the champion."""
+"""Register the best architecture in the MLflow registry; alias it `champion` only if it beats the champion (on
+PublicTest, and on the field split once it holds promote.min_field_faces faces)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fer_platform import paths
 from fer_platform.cli import run_stage
 from fer_platform.config import load_params
 from fer_platform.data.dataset import load_dataset
+from fer_platform.data.field import load_field
 from fer_platform.data.splits import recipe_splits
 from fer_platform.io import write_json
 from fer_platform.labels import SELECTION
@@ -41,9 +43,10 @@ def promote_task(params: str) -> dict:
 
     best = best_candidate(candidates)
     selection = recipe_splits(load_dataset(paths.DATASET), loaded.train_settings(best.arch))[SELECTION]
+    field = load_field(paths.FIELD)
     decision = promote(candidates, loaded.promote.registered_model, loaded.promote.min_improvement,
                        selection.images, selection.labels, loaded.promote.max_robustness_drop,
-                       loaded.evaluate.robustness_faces)
+                       loaded.evaluate.robustness_faces, field.images, field.labels, loaded.promote.min_field_faces)
     result = decision.to_dict()
     write_json(paths.PROMOTION, result)
     return result

@@ -60,6 +60,8 @@ class PromoteSettings(Settings):
     # ... and only if its robustness mean (evaluation.robustness, PublicTest) is at most this far below the
     # champion's on the same perturbed faces: a more accurate but more fragile model is refused.
     max_robustness_drop: float = Field(default=0.02, ge=0)
+    # ... and, once the field split holds this many faces, only if not less accurate on them than the champion.
+    min_field_faces: int = Field(default=50, ge=1)
 
     @field_validator("registered_model")
     @classmethod

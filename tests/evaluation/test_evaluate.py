@@ -105,3 +105,60 @@ def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
     assert reports[REPORT]["ten_crop_accuracy"] == pytest.approx(float((ten.argmax(1) == test.labels).mean()))
     for split in headline_metrics(reports).values():
         assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1", "robustness_mean"}
+
+
+def _two_splits(rng) -> dict[str, dict]:
+    reports = {}
+    for split in (SELECTION, REPORT):
+        y_true = rng.integers(0, 7, 50)
+        y_pred = np.where(rng.random(50) < 0.6, y_true, rng.integers(0, 7, 50))
+        reports[split] = {**classification_report(y_true, y_pred), "_true": y_true, "_predicted": y_pred}
+    return reports
+
+
+def test_the_field_split_is_in_the_metrics_and_summary_only_when_it_has_faces(tmp_path):
+    """#27: accuracy and n on the field faces go into the DVC metrics and the summary, and no file is added (the
+    stage's outputs are the same with or without field faces)."""
+    reports, history = _two_splits(np.random.default_rng(1)), [{"epoch": 1, "val_accuracy": 0.5}]
+    field = {"accuracy": 0.55, "macro_f1": 0.41, "n": 60}
+    with_field = write_evaluation("cnn", reports, history, tmp_path / "a/cnn.json", tmp_path / "a/plots", field)
+    without = write_evaluation("cnn", reports, history, tmp_path / "b/cnn.json", tmp_path / "b/plots")
+    assert json.loads((tmp_path / "a/cnn.json").read_text())["field"] == {"accuracy": 0.55, "n": 60}
+    assert json.loads(with_field["summary"].read_text())["field"] == field
+    assert "field" not in json.loads((tmp_path / "b/cnn.json").read_text())
+    assert "field" not in json.loads(without["summary"].read_text())
+    assert set(with_field) == set(without)
+
+
+@pytest.mark.slow  # a real graph (the release model) and a real MLflow store
+def test_evaluate_reports_and_logs_accuracy_on_the_field_split(small_dataset, tmp_path, monkeypatch):
+    """The field faces are scored by the model under evaluation: their accuracy and n reach the summary and the
+    training run in MLflow (field_accuracy, field_n); no field faces, no field numbers."""
+    from mlflow import MlflowClient
+
+    from fer_platform.data.field import FieldFaces
+    from fer_platform.evaluation.evaluate import field_report
+    from fer_platform.models import load_model
+    from fer_platform.models.inference import predict_probabilities
+    from fer_platform.tracking.store import configure
+    from fer_platform.tracking.training_runs import log_evaluation
+    from tests.conftest import REPO
+
+    model = load_model(REPO / "release/model.keras")
+    faces = small_dataset.split("Training")  # faces from elsewhere than the selection and report splits
+    report = field_report(model, FieldFaces(faces.images, faces.labels, faces.source_ids))
+    right = predict_probabilities(model, faces.images).argmax(1) == faces.labels
+    assert report["n"] == 42 and report["accuracy"] == round(float(right.mean()), 4)
+    assert field_report(model, FieldFaces.empty()) is None
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with configure().start_run() as run:
+        pass
+    summary = metrics_summary("cnn", _two_splits(np.random.default_rng(2)), report)
+    log_evaluation(run.info.run_id, summary, {})
+    logged = MlflowClient().get_run(run.info.run_id).data.metrics
+    assert logged["field_accuracy"] == report["accuracy"] and logged["field_n"] == 42
+    with configure().start_run() as bare:
+        pass
+    log_evaluation(bare.info.run_id, metrics_summary("cnn", _two_splits(np.random.default_rng(2))), {})
+    assert not [k for k in MlflowClient().get_run(bare.info.run_id).data.metrics if k.startswith("field")]

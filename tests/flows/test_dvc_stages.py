@@ -83,6 +83,25 @@ def test_execution_only_settings_are_not_dependencies_and_promote_reads_what_it_
     assert "train" in promote["params"]
 
 
+def test_the_field_split_goes_from_the_feedback_folder_to_evaluate_and_promote_and_never_to_training():
+    """#27: ingest depends on the folder holding data.field, which a committed file keeps in every clone (DVC fails
+    a stage whose dependency is missing), and writes the field split to a file of its own that evaluate and
+    promote read and no stage before them does (collecting faces must not retrain)."""
+    import subprocess
+
+    from fer_platform.config import load_params
+
+    faces = REPO / load_params(REPO / "params.yaml").data.field
+    ingest = _stage("ingest")
+    folder = next(d for d in ingest["deps"] if _covered(faces, [d]))
+    assert folder != "data"  # data.dvc's folder changes only with FER2013's version
+    kept = subprocess.run(["git", "ls-files", folder], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert kept and not [p for p in kept.splitlines() if _covered(REPO / p, [faces.relative_to(REPO).as_posix()])]
+    split = "artifacts/dataset/field.npz"
+    assert split in ingest["outs"] and all(split in _stage(s)["deps"] for s in ("evaluate", "promote"))
+    assert not [s for s in ("validate", "in_frame", "train") if split in _stage(s)["deps"]]
+
+
 def test_every_architecture_a_run_evaluates_is_plotted_and_each_file_evaluate_writes_is_an_output(tmp_path):
     """#23.7: the plots listed four architectures by hand, so an arch a profile adds (gpu72's three) was never
     plotted. DVC itself resolves dvc.yaml here, with one more arch than the committed params."""

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer_platform.tracking.decision import guard_robustness
+from fer_platform.labels import SPLIT_TO_CODE
+from fer_platform.tracking.decision import guard_field, guard_robustness
 from fer_platform.tracking.model_versions import RegistryUnavailable
 from fer_platform.tracking.promotion import CHALLENGER, CHAMPION, Candidate, decide
 from tests.conftest import REPO
@@ -40,6 +41,19 @@ def test_robustness_guard_refuses_a_more_fragile_winner_only():
     assert guard_robustness(*won, candidate_robustness=None, champion_robustness=0.55, max_drop=0.0)[0] == CHAMPION
     lost = (CHALLENGER, "below the margin; champion kept")
     assert guard_robustness(*lost, candidate_robustness=0.9, champion_robustness=0.1, max_drop=0.0) == lost
+
+
+def test_field_gate_refuses_a_winner_less_accurate_on_enough_field_faces_and_says_when_it_skipped():
+    won = (CHAMPION, "PublicTest accuracy 0.6500 beats champion 0.6300")
+    alias, reason = guard_field(*won, candidate_accuracy=0.58, champion_accuracy=0.60, n=50, min_faces=50)
+    assert alias == CHALLENGER and "on the same 50 field faces its accuracy 0.5800 is below the champion's" in reason
+    alias, reason = guard_field(*won, candidate_accuracy=0.60, champion_accuracy=0.60, n=50, min_faces=50)
+    assert alias == CHAMPION and reason.endswith("; field accuracy 0.6000 vs champion 0.6000 on 50 faces")
+    alias, reason = guard_field(*won, candidate_accuracy=None, champion_accuracy=None, n=49, min_faces=50)
+    assert alias == CHAMPION and reason.endswith("; field gate skipped: 49 field faces, fewer than "
+                                                 "promote.min_field_faces 50")
+    lost = (CHALLENGER, "below the margin; champion kept")
+    assert guard_field(*lost, candidate_accuracy=0.9, champion_accuracy=0.1, n=99, min_faces=50) == lost
 
 
 def _log_model(model, name: str) -> tuple[str, str]:
@@ -159,6 +173,42 @@ def test_a_more_accurate_but_fragile_candidate_is_refused_with_the_reason_on_its
     assert str(r.client.get_model_version_by_alias("fer-test", CHAMPION).version) == "1"
     robust = replace(r.candidate(r.strong, r.strong_acc, "robust"), publictest_robustness=champion_mean)
     assert promote([robust], "fer-test", 0.01, r.x, r.y, max_robustness_drop=0.02).alias == CHAMPION
+
+
+@pytest.mark.slow
+def test_a_challenger_worse_on_enough_field_faces_is_refused_and_below_that_the_gate_says_it_skipped(
+        registry, small_dataset):
+    """#27: the field faces are those the champion gets right and the challenger (far better on PublicTest) gets
+    wrong. From promote.min_field_faces of them on, the challenger is refused, both scored on them and the reason
+    on its version; with one face fewer than the minimum it takes `champion`, its reason saying the gate skipped."""
+    from fer_platform.tracking.promotion import promote
+
+    r = registry
+    promote([r.candidate(r.weak, r.weak_acc, "weak")], "fer-test", 0.01, r.x, r.y)
+    elsewhere = small_dataset.subset(small_dataset.splits != SPLIT_TO_CODE["PublicTest"])
+
+    def right(model):
+        return model.predict(elsewhere.images[..., None], verbose=0).argmax(1) == elsewhere.labels
+
+    worse = right(r.weak) & ~right(r.strong)
+    n = int(worse.sum())
+    assert n >= 3, n  # the premise: some real faces the untrained champion gets right and the challenger not
+    field = {"field_images": elsewhere.images[worse], "field_labels": elsewhere.labels[worse]}
+    refused = promote([r.candidate(r.strong, r.strong_acc, "strong")], "fer-test", 0.01, r.x, r.y,
+                      min_field_faces=n, **field)
+    assert refused.alias == CHALLENGER and refused.field_n == n
+    assert (refused.field_accuracy, refused.champion_field_accuracy) == (0.0, 1.0)
+    tags = r.client.get_model_version("fer-test", refused.version).tags
+    assert tags["promotion.decision"] == CHALLENGER and tags["field_n"] == str(n)
+    assert (f"but on the same {n} field faces its accuracy 0.0000 is below the champion's 1.0000; champion kept"
+            in tags["promotion.reason"])
+    assert str(r.client.get_model_version_by_alias("fer-test", CHAMPION).version) == "1"
+
+    through = promote([r.candidate(r.strong, r.strong_acc, "strong")], "fer-test", 0.01, r.x, r.y,
+                      min_field_faces=n + 1, **field)
+    assert through.alias == CHAMPION and through.champion_field_accuracy is None
+    reason = r.client.get_model_version("fer-test", through.version).tags["promotion.reason"]
+    assert reason.endswith(f"; field gate skipped: {n} field faces, fewer than promote.min_field_faces {n + 1}")
 
 
 @pytest.mark.slow

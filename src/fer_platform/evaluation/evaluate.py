@@ -1,4 +1,5 @@
-"""Evaluate a trained model on PublicTest (selection) and PrivateTest (report) and write DVC metrics/plots."""
+"""Evaluate a trained model on PublicTest (selection) and PrivateTest (report), and on the field split when it
+holds faces (data.field), and write DVC metrics/plots."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from fer_platform.config import EvaluateSettings, TrainSettings
 from fer_platform.data.dataset import FerDataset
+from fer_platform.data.field import FieldFaces
 from fer_platform.data.splits import recipe_splits
 from fer_platform.evaluation.in_frame import pipeline_report
 from fer_platform.evaluation.metrics import classification_report
@@ -52,6 +54,18 @@ def evaluate_model(model, dataset: FerDataset, settings: TrainSettings,
     return reports
 
 
+def field_report(model, field: FieldFaces) -> dict | None:
+    """Accuracy, macro-F1 and n on the field split (faces labelled through POST /feedback); None without faces.
+    Headline numbers only: a few hundred faces of an uneven label mix make per-class detail noise."""
+    if not len(field):
+        return None
+    report = classification_report(field.labels, predict_probabilities(model, field.images).argmax(axis=1))
+    return {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro_f1"], 4), "n": report["n"]}
+
+
+FIELD_KEY = "field"  # the field split's key in the metrics and the summary (MLflow: field_accuracy, field_n)
+
+
 def _ten_crop_variant(model):
     from fer_platform.models.crops import crop_tta, with_tta  # Keras: only when a model is evaluated
 
@@ -76,21 +90,24 @@ def real_face_headline(report: dict) -> dict:
     return out
 
 
-def headline_metrics(reports: dict[str, dict]) -> dict:
+def headline_metrics(reports: dict[str, dict], field: dict | None = None) -> dict:
     """The DVC metrics file: accuracy, macro-F1, the TTA accuracies, the robustness mean and the pipeline
     accuracy of each split, nothing else, so `dvc exp show` and `dvc metrics diff` stay a few columns wide (the
-    detail, e.g. per-class recall and each perturbation, is in `summary.json` beside the plots)."""
-    return {split.lower(): {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro_f1"], 4),
-                            **{k: round(report[k], 4) for k in TTA_KEYS if k in report},
-                            **{k: v for k, v in real_face_headline(report).items() if k in HEADLINE_REAL_FACES}}
-            for split, report in reports.items()}
+    detail, e.g. per-class recall and each perturbation, is in `summary.json` beside the plots); with field
+    faces, their accuracy and n."""
+    out = {split.lower(): {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro_f1"], 4),
+                           **{k: round(report[k], 4) for k in TTA_KEYS if k in report},
+                           **{k: v for k, v in real_face_headline(report).items() if k in HEADLINE_REAL_FACES}}
+           for split, report in reports.items()}
+    return {**out, FIELD_KEY: {"accuracy": field["accuracy"], "n": field["n"]}} if field else out
 
 
 HEADLINE_REAL_FACES = ("robustness_mean", "pipeline_accuracy")
 
 
-def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
-    """Everything the evaluation concludes: headline numbers, test-set size and per-class recall."""
+def metrics_summary(arch: str, reports: dict[str, dict], field: dict | None = None) -> dict:
+    """Everything the evaluation concludes: headline numbers, test-set size and per-class recall (and the field
+    split's field_report, when there are field faces)."""
     out: dict = {"arch": arch}
     for split, report in reports.items():
         key = split.lower()
@@ -104,7 +121,7 @@ def metrics_summary(arch: str, reports: dict[str, dict]) -> dict:
             **({"robustness": _rounded(report["robustness"])} if "robustness" in report else {}),
             **({"pipeline": _rounded(report["pipeline"])} if "pipeline" in report else {}),
         }
-    return out
+    return {**out, FIELD_KEY: field} if field else out
 
 
 def _rounded(value):
@@ -116,12 +133,13 @@ def _rounded(value):
 
 
 def write_evaluation(arch: str, reports: dict[str, dict], history: list[dict], metrics_path: Path,
-                     plots_dir: Path) -> dict[str, Path]:
+                     plots_dir: Path, field: dict | None = None) -> dict[str, Path]:
     """Write the headline metrics (DVC), the full summary, per-class reports, confusion-matrix PNGs, curves PNG
-    and DVC plot data."""
-    write_json(metrics_path, headline_metrics(reports))
+    and DVC plot data. The field split (`field`: field_report) is in the metrics and the summary only, so the
+    files (the stage's outputs) are the same with or without field faces."""
+    write_json(metrics_path, headline_metrics(reports, field))
     files: dict[str, Path] = {"summary": plots_dir / SUMMARY_FILE}
-    write_json(files["summary"], metrics_summary(arch, reports))
+    write_json(files["summary"], metrics_summary(arch, reports, field))
     for split, report in reports.items():
         key = split.lower()
         public = {k: v for k, v in report.items() if not k.startswith("_")}

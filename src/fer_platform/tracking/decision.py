@@ -1,6 +1,7 @@
 """The promotion decision as pure logic (no MLflow, no Keras): which candidate is best, and whether it takes
 `champion` from the current one. Champion and candidate are compared on the same PublicTest images, never on
-PrivateTest; the adapter that reads and writes the registry is tracking.promotion."""
+PrivateTest, and on the field split's faces once there are enough of them; the adapter that reads and writes the
+registry is tracking.promotion."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class Decision:
     previous_champion_version: str | None = None
     champion_publictest_accuracy: float | None = None
     champion_publictest_robustness: float | None = None
+    field_n: int | None = None  # field faces scored on (None: fewer than promote.min_field_faces)
+    field_accuracy: float | None = None
+    champion_field_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,3 +77,18 @@ def guard_robustness(alias: str, reason: str, candidate_robustness: float | None
                             f"champion's {champion_robustness:.4f} (more than max_robustness_drop {max_drop}); "
                             "champion kept")
     return alias, f"{reason}; robustness mean {candidate_robustness:.4f} vs champion {champion_robustness:.4f}"
+
+
+def guard_field(alias: str, reason: str, candidate_accuracy: float | None, champion_accuracy: float | None,
+                n: int, min_faces: int) -> tuple[str, str]:
+    """A candidate that would take `champion` still loses it if it is less accurate than the champion on the same
+    `n` field faces (labelled through POST /feedback: faces the service really saw), once there are at least
+    `min_faces` of them (both accuracies are needed then); below that the gate is skipped and the reason says so."""
+    if alias != CHAMPION:
+        return alias, reason
+    if n < min_faces:
+        return alias, f"{reason}; field gate skipped: {n} field faces, fewer than promote.min_field_faces {min_faces}"
+    if candidate_accuracy < champion_accuracy:
+        return CHALLENGER, (f"{reason}, but on the same {n} field faces its accuracy {candidate_accuracy:.4f} is "
+                            f"below the champion's {champion_accuracy:.4f}; champion kept")
+    return alias, f"{reason}; field accuracy {candidate_accuracy:.4f} vs champion {champion_accuracy:.4f} on {n} faces"

@@ -2,7 +2,8 @@
 
 The decision is pure logic (tracking.decision); `promote` is the adapter that reads and writes the registry.
 Champion and candidate are compared on the same PublicTest images (the champion is re-scored on the
-candidate's selection set), never on PrivateTest.
+candidate's selection set), never on PrivateTest; and, once the field split holds promote.min_field_faces, both
+are scored here on its faces (so an evaluation of an older field version cannot decide).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fer_platform.tracking.decision import (
     Decision,
     best_candidate,
     decide,
+    guard_field,
     guard_robustness,
 )
 from fer_platform.tracking.model_logging import load_logged_model
@@ -46,7 +48,9 @@ class NonFiniteModel(UserError):
 def promote(candidates: list[Candidate], registered_model: str, min_improvement: float,
             selection_images: np.ndarray, selection_labels: np.ndarray,
             max_robustness_drop: float = PromoteSettings().max_robustness_drop,
-            robustness_faces: int | None = None) -> Decision:
+            robustness_faces: int | None = None, field_images: np.ndarray | None = None,
+            field_labels: np.ndarray | None = None,
+            min_field_faces: int = PromoteSettings().min_field_faces) -> Decision:
     """Register the best candidate as a new version of `registered_model` and alias it.
 
     Decision and move are consistent: under `alias_lock`, and if `champion` still moved meanwhile (a tracking
@@ -62,6 +66,9 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
         raise NonFiniteModel(f"refusing to register {candidate.arch} ({candidate.model_uri}): {problem}; "
                              "the registry is unchanged (retrain it: see the training log for where it diverged)")
     version = None
+    field_n = 0 if field_labels is None else len(field_labels)
+    # The candidate too is scored here, not taken from its evaluation: both on exactly these field faces.
+    field_accuracy = accuracy_of(model, field_images, field_labels) if field_n >= min_field_faces else None
     with alias_lock(registered_model):
         for _attempt in range(MAX_ATTEMPTS):
             champion = aliased_version(registered_model, CHAMPION)
@@ -79,7 +86,14 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
                                                     robustness_faces)
                 alias, reason = guard_robustness(alias, reason, candidate.publictest_robustness,
                                                  champion_robustness, max_robustness_drop)
+            champion_field = None
+            if alias == CHAMPION and champion_model is not None:
+                if field_accuracy is not None:
+                    champion_field = accuracy_of(champion_model, field_images, field_labels)
+                alias, reason = guard_field(alias, reason, field_accuracy, champion_field, field_n, min_field_faces)
             tags = _tags(candidate, candidates, alias, reason, champion_version)
+            if field_accuracy is not None:
+                tags.update({"field_accuracy": f"{field_accuracy:.4f}", "field_n": str(field_n)})
             if version is None:
                 version = register_version(registered_model, candidate.model_uri, tags)
             else:
@@ -90,7 +104,8 @@ def promote(candidates: list[Candidate], registered_model: str, min_improvement:
                 print(f"{moved}; deciding again", flush=True)
                 continue
             return Decision(alias, reason, candidate, version, champion_version, champion_accuracy,
-                            champion_robustness)
+                            champion_robustness, None if field_accuracy is None else field_n, field_accuracy,
+                            champion_field)
     raise UserError(f"{registered_model}@{CHAMPION} moved {MAX_ATTEMPTS} times while promoting; version {version} "
                     "is registered without an alias: run the promote stage again")
 

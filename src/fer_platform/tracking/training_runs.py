@@ -91,7 +91,8 @@ def end_run(status: str) -> None:
 
 
 def log_evaluation(run_id: str, summary: dict, files: dict[str, Path]) -> None:
-    """Final accuracy, macro-F1 and per-class recall of both test splits, plus the evaluation's files."""
+    """Final accuracy, macro-F1 and per-class recall of both test splits, the field split's accuracy, macro-F1
+    and n when it had faces, plus the evaluation's files."""
     store.configure()
     with mlflow.start_run(run_id=run_id):
         flat = {}
@@ -108,6 +109,7 @@ def log_evaluation(run_id: str, summary: dict, files: dict[str, Path]) -> None:
                     flat[f"{split}_{key}"] = summary[split][key]
             for name, acc in summary[split].get("robustness", {}).get("per_perturbation", {}).items():
                 flat[f"{split}_robust_{name}"] = acc
+        flat.update({f"field_{k}": v for k, v in summary.get("field", {}).items()})  # accuracy, macro_f1, n
         mlflow.log_metrics(flat)
         for path in files.values():
             if os.path.exists(path):
