@@ -1,6 +1,8 @@
 """fer-edge against the served release on loopback, as a camera would feed it (--realtime, 30 FPS, 640x480):
 FPS, capture-to-label latency, drops and time per stage, with one and with three faces; and the detection
-rate of the reduced-frame Haar search against a full-resolution search on the same frames.
+rate of the reduced-frame Haar search against a full-resolution search on the same frames; and on moving faces,
+the live search (near the last faces, a full scan every 10 frames) against a full scan of every frame: faces
+found, track numbers per person, ms a frame.
 
     python bench/edge_fps.py
 """
@@ -19,9 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_FER, REPO, write_result
 from _serving import Server, prepare
 
-from fer_platform.contract import EDGE_MIN_FACE
+from fer_platform.contract import EDGE_MIN_FACE, LIVE_FULL_SCAN_EVERY
+from fer_platform.edge.demo import pick_faces
+from fer_platform.edge.moving_demo import follow, moving_clip
 from fer_platform.faces import DetectorSettings, FaceDetector
-from fer_platform.streams.face_tracks import iou
+from fer_platform.streams.face_search import FaceSearch
+from fer_platform.streams.face_tracks import FaceTracker, iou
 
 CACHE = REPO / "bench" / ".cache"
 BIN = Path(sys.executable).parent
@@ -63,6 +68,17 @@ def detection_rate(video: Path, min_face: int = EDGE_MIN_FACE) -> dict:
             "downscale": out["reduced"]["downscale"], "faces_lost_by_reducing": lost}
 
 
+def moving(pixels_per_frame: float) -> dict:
+    """Two demo faces moving at up to `pixels_per_frame` for 300 frames: live search against a full scan."""
+    cv2.setNumThreads(1)
+    picked = pick_faces(DEFAULT_FER, FaceDetector(), {"happy": 1, "surprise": 1})
+    frames = moving_clip([picked["happy"][0][1], picked["surprise"][0][1]], 300, pixels_per_frame)
+    detector = FaceDetector(DetectorSettings(min_face=EDGE_MIN_FACE))
+    return {name: follow(frames, FaceSearch(detector, detector.lossless_downscale(), full_every=every),
+                         FaceTracker())
+            for name, every in (("full_scan", 1), ("live", LIVE_FULL_SCAN_EVERY))}
+
+
 def run_edge(url: str, video: Path, extra: list[str]) -> dict:
     stats = CACHE / "edge_stats.json"
     subprocess.run([str(BIN / "fer-edge"), "--video", str(video), "--url", url, "--no-display", "--realtime",
@@ -72,7 +88,8 @@ def run_edge(url: str, video: Path, extra: list[str]) -> dict:
 
 def main() -> int:
     env = prepare()
-    result: dict = {"detection": detection_rate(demo_clip()), "runs": {}}
+    result: dict = {"detection": detection_rate(demo_clip()), "runs": {},
+                    "moving": {f"{speed}_px_per_frame": moving(speed) for speed in (8, 16)}}
     server = Server(env)
     server.start()
     try:

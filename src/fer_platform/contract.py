@@ -13,8 +13,8 @@ MODEL_INPUT_SHAPE: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 NUM_PIXELS: int = IMAGE_SIZE * IMAGE_SIZE
 PIXEL_DTYPE: str = "uint8"
 
-# The MLflow registered model and the BentoML model-store entry the service loads (bentofile.yaml repeats
-# it because YAML cannot import; tests/test_contract.py checks that they agree).
+# The MLflow registered model and the BentoML model-store entry the service loads, unless params.yaml's
+# promote.registered_model names another (params.yaml repeats it; tests/test_contract.py checks that they agree).
 MODEL_NAME: str = "fer-classifier"
 
 # The environment variable holding the service's bearer token: the service requires it when set, and fer-edge and
@@ -29,3 +29,7 @@ HAAR_WINDOW: int = 24  # the cascade's own window: a face smaller than this in t
 # fer-edge searches camera frames on a reduced copy, scaled so that EDGE_MIN_FACE becomes the cascade's window:
 # every face of at least this size that a full-resolution search finds is still found, at a quarter of the cost.
 EDGE_MIN_FACE: int = 48
+# A live source (fer-edge's camera, the live page) searches near the last faces and the whole frame every
+# LIVE_FULL_SCAN_EVERY frames; each face's label is the mean of its last SMOOTHING_WINDOW answers.
+LIVE_FULL_SCAN_EVERY: int = 10
+SMOOTHING_WINDOW: int = 10

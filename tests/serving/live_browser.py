@@ -100,6 +100,17 @@ def labelled_right(records: list[dict], truth: dict) -> tuple[int, int, int]:
     return found, right, judged
 
 
+def track_ids_per_face(records: list[dict], truth: dict) -> list[int]:
+    """How many track numbers each true face got over the records (one each, when tracking holds)."""
+    ids: list[set] = [set() for _ in truth["segments"][0]["faces"]]
+    for record in records:
+        scale = record["image"]["width"] / truth["width"]
+        for person, face in enumerate(truth["segments"][0]["faces"]):
+            box = [round(v * scale) for v in face["box"]]
+            ids[person] |= {f["track_id"] for f in record["faces"] if iou(box, tuple(f["box"][k] for k in "xywh")) >= 0.3}
+    return [len(person_ids) for person_ids in ids]
+
+
 def console_errors(driver) -> list[str]:
     """The browser console's errors since the last call."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -16,7 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from fer_platform import version
-from fer_platform.contract import EDGE_MIN_FACE, HAAR_MIN_FACE, TOKEN_ENV
+from fer_platform.contract import (
+    EDGE_MIN_FACE,
+    HAAR_MIN_FACE,
+    LIVE_FULL_SCAN_EVERY,
+    SMOOTHING_WINDOW,
+    TOKEN_ENV,
+)
 from fer_platform.edge.exits import (
     EXIT_NO_SERVICE,
     EXIT_OK,
@@ -50,7 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument("--realtime", action="store_true",
                         help="play a --video at its own frame rate, as a camera would deliver it")
-    parser.add_argument("--window", type=positive_int, default=10, help="smoothing window in frames (default 10)")
+    parser.add_argument("--window", type=positive_int, default=SMOOTHING_WINDOW,
+                        help="smoothing window in frames (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
     parser.add_argument("--max-in-flight", type=positive_int, metavar="N",
                         help="requests out at once (default: 1 for a camera or --realtime, where a deeper pipeline "
@@ -61,7 +68,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"searched as /detect and the Python API search it: from {HAAR_MIN_FACE} px, full size")
     parser.add_argument("--full-scan-every", type=positive_int, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "
-                             "last frame (default: 10 for a camera or --realtime, 1 = always for a file)")
+                             f"last frame (default: {LIVE_FULL_SCAN_EVERY} for a camera or --realtime, 1 = always for a file)")
     parser.add_argument("--reconnect-s", type=float, default=10.0, metavar="S",
                         help="a camera that stops delivering frames is reopened for up to S seconds before fer-edge "
                              "gives up with exit 3 (default %(default)s)")
@@ -76,7 +83,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.max_in_flight is None:
         args.max_in_flight = 1 if live else 4
     if args.full_scan_every is None:
-        args.full_scan_every = 10 if live else 1
+        args.full_scan_every = LIVE_FULL_SCAN_EVERY if live else 1
     return args
 
 
@@ -151,7 +158,7 @@ def _open_jsonl(target: str | None):
         return None
     if target == "-":
         return sys.stdout
-    return open(target, "w")  # noqa: SIM115  (EdgeLoop closes it)
+    return open(target, "w")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from fer_platform.labels import EMOTIONS
 from fer_platform.streams.face_tracks import iou
 
 WIDTH, HEIGHT, FACE_SIDE, PAD = 640, 480, 150, 30
+BACKGROUND = 110  # the grey behind the faces
 DEFAULT_OUT, DEFAULT_PHOTO = "outputs/demo.mp4", "outputs/sample.jpg"  # outputs/ is git-ignored: demo files never land in the checkout's tracked tree
 SINGLE_LABELS = ("happy", "surprise", "neutral", "angry", "sad", "fear")
 PAIRS = (("happy", "sad"), ("surprise", "neutral"), ("angry", "happy"))
@@ -68,7 +69,7 @@ def _face_tile(face48: np.ndarray) -> np.ndarray:
 
 def compose(faces: list[np.ndarray], centers: list[tuple[int, int]], jitter: tuple[int, int] = (0, 0)):
     """A BGR frame with each face tile centred at a point; returns (frame, face boxes)."""
-    frame = np.full((HEIGHT, WIDTH), 110, np.uint8)
+    frame = np.full((HEIGHT, WIDTH), BACKGROUND, np.uint8)
     boxes = []
     for face, (cx, cy) in zip(faces, centers, strict=True):
         tile = _face_tile(face)

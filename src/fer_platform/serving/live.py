@@ -39,9 +39,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fer_platform.config import ServeSettings
+from fer_platform.contract import SMOOTHING_WINDOW
 from fer_platform.labels import EMOTION_COLOURS, EMOTIONS
 from fer_platform.serving.errors import RequestError
-from fer_platform.serving.live_session import DEFAULT_WINDOW, LIVE_ROUTE, LiveSession
+from fer_platform.serving.live_session import LIVE_ROUTE, LiveSession
 
 PAGE_DIR = Path(__file__).with_name("live_page")
 PAGE_FILES = {"/live": ("index.html", "text/html; charset=utf-8"),
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 
 
 def live_app(service: Callable[[], Any], limits: ServeSettings, token: str = "",
-             window: int = DEFAULT_WINDOW, idle_s: float = IDLE_S) -> Starlette:
+             window: int = SMOOTHING_WINDOW, idle_s: float = IDLE_S) -> Starlette:
     """`service()` is the FerService instance (looked up per connection: it exists once BentoML started)."""
     # Two pools of max_in_flight places: connections still to send their token (each for at most
     # body_timeout_s), and views. A place among the views is taken only once authorised, so clients without

@@ -5,7 +5,7 @@ were, each face's window of answers) and lives in memory only: no frame or photo
 A message from the page is one image, its first byte saying which kind:
 
     b"F" + JPEG/PNG   a camera frame, downscaled by the page: faces searched near where they were (a full
-                      scan every FULL_SCAN_EVERY frames), tracked, and smoothed over each face's last `window`
+                      scan every LIVE_FULL_SCAN_EVERY frames), tracked, and smoothed over each face's last `window`
                       answers
     b"P" + JPEG/PNG   a photo: searched whole, as /detect searches one, not tracked
 
@@ -24,7 +24,7 @@ import anyio
 import numpy as np
 
 from fer_platform.config import ServeSettings
-from fer_platform.contract import EDGE_MIN_FACE, HAAR_WINDOW
+from fer_platform.contract import EDGE_MIN_FACE, HAAR_WINDOW, LIVE_FULL_SCAN_EVERY, SMOOTHING_WINDOW
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face
 from fer_platform.labels import EMOTIONS
 from fer_platform.serving.errors import RequestError
@@ -34,8 +34,6 @@ from fer_platform.streams.face_tracks import Box, FaceTracker, Track
 
 FRAME, PHOTO = b"F", b"P"
 LIVE_ROUTE = "/live/ws"  # the page's WebSocket; its photos are logged under this route, their crops never kept
-DEFAULT_WINDOW = 10  # answers averaged per face: fer-edge's --window default
-FULL_SCAN_EVERY = 10  # fer-edge's for a camera: a face that walks in waits at most this many frames
 REFERENCE_WIDTH = 640  # fer-edge's camera frames, where it looks for faces of EDGE_MIN_FACE pixels and up
 
 
@@ -50,7 +48,7 @@ class Classifier(Protocol):
 
 
 class LiveSession:
-    def __init__(self, service: Classifier, limits: ServeSettings, window: int = DEFAULT_WINDOW):
+    def __init__(self, service: Classifier, limits: ServeSettings, window: int = SMOOTHING_WINDOW):
         self.service, self.limits = service, limits
         self.tracker = FaceTracker(window=window)
         self._search: FaceSearch | None = None
@@ -95,7 +93,7 @@ class LiveSession:
             min_face = max(HAAR_WINDOW, round(EDGE_MIN_FACE * width / REFERENCE_WIDTH))
             haar = self.limits.haar_scale_factor, self.limits.haar_min_neighbors
             detector = FaceDetector(DetectorSettings(*haar, min_face))
-            self._search = FaceSearch(detector, detector.lossless_downscale(), full_every=FULL_SCAN_EVERY)
+            self._search = FaceSearch(detector, detector.lossless_downscale(), full_every=LIVE_FULL_SCAN_EVERY)
             self._search_width = width
         return self._search
 

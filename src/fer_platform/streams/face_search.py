@@ -2,8 +2,10 @@
 only the neighbourhood of each face found in the previous frame, at the scale where that face is twice the
 cascade's window. A face seldom jumps between two frames, and searching a few small regions for one size of
 face costs a fraction of a full scan (bench/edge_fps.py: with three faces, most of a frame's time was the full
-scan). The price: a face that appears while others are tracked waits for the next full scan (10 frames, a
-third of a second, for a camera), so files processed offline search the whole frame every time."""
+scan). A face the neighbourhood search loses is looked for in a full scan of the same frame, so a face that moves
+fast is not missed (issue #23.13). The price: a face that appears while others are tracked waits for the next
+full scan (10 frames, a third of a second, for a camera), so files processed offline search the whole frame
+every time."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ class FaceSearch:
         else:
             boxes = self._near_previous(gray)
             self._since_full += 1
-            if len(boxes) < len(self._previous):  # a face was lost (or left): look everywhere next frame
-                self._since_full = self.full_every
+            if len(boxes) < len(self._previous):  # a face was lost (moved out of its neighbourhood, or left):
+                boxes = self.detector.detect(gray, self.downscale)  # look everywhere now, not a frame later
+                self._since_full = 1
         self._previous = boxes
         return boxes
 
