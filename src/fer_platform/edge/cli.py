@@ -19,6 +19,7 @@ from fer_platform import version
 from fer_platform.contract import (
     EDGE_MIN_FACE,
     HAAR_MIN_FACE,
+    HAAR_WINDOW,
     LIVE_FULL_SCAN_EVERY,
     SMOOTHING_WINDOW,
     TOKEN_ENV,
@@ -64,7 +65,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "only adds latency; 4 for a file, where it adds throughput)")
     parser.add_argument("--min-face", type=positive_int,
                         help=f"smallest face side in pixels; frames are searched at the scale where this is the "
-                             f"cascade's 24 px window (default {EDGE_MIN_FACE}: half size). A photo (--image) is "
+                             f"cascade's {HAAR_WINDOW} px window (default {EDGE_MIN_FACE}: half size). A photo (--image) is "
                              f"searched as /detect and the Python API search it: from {HAAR_MIN_FACE} px, full size")
     parser.add_argument("--full-scan-every", type=positive_int, metavar="N",
                         help="search the whole frame every N frames; in between, only around the faces of the "

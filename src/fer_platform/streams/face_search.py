@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_platform.contract import HAAR_WINDOW
+from fer_platform.contract import HAAR_WINDOW, LIVE_FULL_SCAN_EVERY
 from fer_platform.faces import FaceDetector
 from fer_platform.streams.face_tracks import Box, iou
 
 
 class FaceSearch:
-    def __init__(self, detector: FaceDetector, downscale: float, full_every: int = 30, margin: float = 0.5,
+    def __init__(self, detector: FaceDetector, downscale: float, full_every: int = LIVE_FULL_SCAN_EVERY, margin: float = 0.5,
                  window_multiple: float = 2.0):
         self.detector, self.downscale, self.full_every, self.margin = detector, downscale, full_every, margin
         self.window_multiple = window_multiple

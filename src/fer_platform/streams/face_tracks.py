@@ -4,7 +4,7 @@ kept per face so that two people never blend).
 A detection continues a track when their boxes overlap (IoU) and, given the face crops, when the face looks like
 the track's: without that check a face that replaces another at the same place (a cut, a person stepping in)
 inherited the other's window, and its smoothed label was the other person's expression for `window` frames.
-The look is compared allowing for framing: Haar frames one face 20% larger or smaller from one search to the
+The look is compared allowing for framing: Haar frames one face up to 25% larger or smaller from one search to the
 next, and a plain thumbnail comparison then split one moving person into up to 8 tracks (issue #23.13).
 """
 
