@@ -100,3 +100,13 @@ def test_a_registered_model_name_the_model_store_cannot_take_is_one_line(tmp_pat
     with pytest.raises(ConfigError, match=r"params.yaml:\d+: promote\.registered_model: .*lowercase") as caught:
         load_params(path)
     assert len(str(caught.value).splitlines()) == 1
+
+
+def test_the_feedback_folder_must_be_the_field_split_ingest_reads(tmp_path):
+    """/feedback writes labelled faces to serve.feedback.dir and ingest reads data.field: one folder, two keys."""
+    path = _write(tmp_path, lambda r: r["serve"].setdefault("feedback", {}).update(dir="elsewhere/faces"))
+    with pytest.raises(ConfigError, match=r"params.yaml:\d+: serve\.feedback\.dir: must be data\.field's folder"):
+        load_params(path)
+    off = _write(tmp_path, lambda r: (r["data"].update(field=None),
+                                      r["serve"].setdefault("feedback", {}).update(dir="elsewhere/faces")))
+    assert load_params(off).data.field is None  # no field split: nothing to agree with
