@@ -111,6 +111,21 @@ def test_an_unknown_architecture_or_builder_argument_is_one_line_per_mistake_bef
     assert out.strip() == "False"  # the check reads the builders' signatures without importing Keras
 
 
+def test_the_train_stage_and_the_hosted_trainer_check_the_recipes_before_anything_runs(tmp_path, capsys):
+    """#23.3: a builder argument that does not exist is one line and exit 1 at the train stage's entry and at the
+    GPU host's `train` (which failed late, on the host, before), before any Prefect server or training starts."""
+    from flows.train import main as train_stage
+    from fer_platform.hosted.cli import main as hosted
+
+    path = _params_file(tmp_path, lambda train: train["archs"]["cnn"]["model"].update(widht=[8, 16, 32]))
+    assert train_stage(["--params", str(path), "--arch", "cnn"]) == 1
+    assert hosted(["train", "--params", str(path), "--arch", "cnn", "--images-pack", str(tmp_path / "pack"),
+                   "--out", str(tmp_path / "out")]) == 1
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(lines) == 2 and all("train.archs.cnn.model.widht: not an argument of the cnn builder" in x
+                                   for x in lines), lines
+
+
 def test_every_recipe_in_params_yaml_passes_the_check():
     from fer_platform.models.architectures import recipe_problems
 

@@ -12,6 +12,7 @@ from fer_platform.config import load_params
 from fer_platform.errors import entry_point
 from fer_platform.hosted.host import soft_labels, train_many, train_one
 from fer_platform.hosted.importer import import_results
+from fer_platform.models.architectures import check_recipes
 
 
 @entry_point("hosted")
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--dataset", type=Path, default=paths.DATASET)
     args = parser.parse_args(argv)
     if args.command == "train":
-        known = load_params(args.params).architectures()
+        params = load_params(args.params)
+        check_recipes(params, args.params)  # a builder argument typo is one line here, not a failure on the host
+        known = params.architectures()
         unknown = sorted(set(args.arch) - set(known))
         if unknown:
             parser.error(f"unknown --arch {unknown}; params.yaml has: {', '.join(known)}")
