@@ -11,7 +11,6 @@ which prefect.yaml's `train` deployment has a trigger: a drifted log starts a re
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from prefect import flow, task
 from fer_platform import version
 from fer_platform.config import load_params
 from fer_platform.errors import UserError, entry_point
+from fer_platform.io import write_json
 from fer_platform.monitoring.drift import Thresholds, compare, scores
 from fer_platform.monitoring.log_window import read_window
 from fer_platform.monitoring.report import write_report
@@ -81,7 +81,7 @@ def monitor_flow(log: str, reference: str | None = None, params: str = "params.y
     result["report"] = str(report)
     if result["drift"]:
         result["event_id"] = emit_drift(settings.promote.registered_model, result, result["mlflow_run_id"], report)
-    (Path(out) / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(Path(out) / "latest.json", result)  # whole or not at all: a reader never sees half a verdict
     print(f"monitor: {result['verdict']} ({result['n']} faces; drifted: {', '.join(result['drifted']) or 'nothing'})"
           f"; report {report}; MLflow run {result['mlflow_run_id']}")
     return result

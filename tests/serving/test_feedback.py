@@ -2,7 +2,9 @@
 one with serve.feedback.keep_faces on, a short retention and a token attaches a labelled crop to the field
 dataset once, refuses without the token, forgets a face after its retention, and the folder is a DVC version."""
 
+import asyncio
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -28,6 +30,7 @@ def test_feedback_needs_kept_faces_and_the_token_and_keeps_a_face_no_longer_than
     root, env = release_project
     raw = yaml.safe_load((root / "params.yaml").read_text())
     raw["serve"]["feedback"] = {"keep_faces": True, "retention_s": 4, "max_faces": 50, "dir": str(tmp_path / "field")}
+    raw["data"]["field"] = str(tmp_path / "field")  # ingest reads where /feedback writes (params.yaml checks it)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     srv = Server(root, {**env, "FER_PARAMS": str(tmp_path / "params.yaml"), "FER_API_TOKEN": "team-secret"})
     srv.start()
@@ -52,12 +55,33 @@ def test_feedback_needs_kept_faces_and_the_token_and_keeps_a_face_no_longer_than
         time.sleep(4.5)  # past retention_s
         gone = feedback(third)
         assert gone.status_code == 404 and "kept for 4 s" in gone.json()["error"]
+        # The live page's photos are never kept (the page says nothing it sends is stored): their faces get ids
+        # that /feedback does not know, while the same photo's faces through /detect can be labelled.
+        photo = (Path(__file__).resolve().parents[2] / "release" / "sample.jpg").read_bytes()
+        live = asyncio.run(_live_photo(srv.url, "team-secret", photo))
+        assert live["type"] == "photo" and len(live["faces"]) == 3, live
+        assert all(feedback(face["id"]).status_code == 404 for face in live["faces"])
+        detected = httpx.post(f"{srv.url}/detect", headers=bearer, timeout=60,
+                              files={"image": ("sample.jpg", photo, "image/jpeg")}).json()["faces"]
+        fourth = detected[0]["id"]
+        assert feedback(fourth, "neutral").status_code == 200
         assert sorted(p.relative_to(tmp_path / "field").as_posix() for p in (tmp_path / "field").rglob("*.png")) == \
-            sorted([f"happy/{first}.png", f"sad/{second}.png"])
+            sorted([f"happy/{first}.png", f"sad/{second}.png", f"neutral/{fourth}.png"])
     finally:
         srv.stop()
 
     dvc = [str(Path(sys.executable).with_name("dvc"))]
     subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     subprocess.run([*dvc, "add", "-q", "field"], cwd=tmp_path, check=True)  # the field dataset's data version
-    assert yaml.safe_load((tmp_path / "field.dvc").read_text())["outs"][0]["nfiles"] == 2
+    assert yaml.safe_load((tmp_path / "field.dvc").read_text())["outs"][0]["nfiles"] == 3
+
+
+async def _live_photo(url: str, token: str, photo: bytes) -> dict:
+    """A photo through the live page's WebSocket, as the page sends one (its token first, then `P` + the file)."""
+    import websockets
+
+    async with websockets.connect(url.replace("http://", "ws://") + "/live/ws") as ws:
+        await ws.send(json.dumps({"token": token}))
+        assert json.loads(await ws.recv())["type"] == "ready"
+        await ws.send(b"P" + photo)
+        return json.loads(await ws.recv())

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_platform.face_stats import NUMERIC_FIELDS
+from fer_platform.io import write_with
 from fer_platform.labels import EMOTIONS
 
 
@@ -77,5 +78,6 @@ reference faces; drifted: {html.escape(', '.join(result['drifted']) or 'nothing'
 
 def write_report(path: Path, result: dict, reference: dict, window: list[dict], title: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, reference, window, title), encoding="utf-8")
+    page = render(result, reference, window, title)
+    write_with(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))  # never a half-written report
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_platform.face_stats import distribution
+from fer_platform.io import write_with
 from fer_platform.serving.runtime import FaceClassifier
 
 REFERENCE_FILE = "reference.json"  # beside the served graph in the model-store entry
@@ -34,7 +35,8 @@ def build_reference(onnx_path: Path, faces: np.ndarray, threads: int = 2, batch:
 
 
 def write_reference(reference: dict, path: Path) -> Path:
-    path.write_text(json.dumps(reference, separators=(",", ":")) + "\n")
+    text = json.dumps(reference, separators=(",", ":")) + "\n"
+    write_with(path, lambda tmp: tmp.write_text(text))
     return path
 
 
