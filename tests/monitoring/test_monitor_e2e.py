@@ -106,6 +106,7 @@ def test_a_drifted_stream_retrains_through_the_trigger_and_an_undrifted_one_does
     from flows.monitor import DRIFT_EVENT, monitor_flow
 
     from fer_platform.data.dataset import load_dataset
+    from fer_platform.labels import EMOTIONS
     from fer_platform.packaging.reference import reference_faces
     from fer_platform.tracking.monitor_runs import monitor_runs
 
@@ -147,8 +148,24 @@ def test_a_drifted_stream_retrains_through_the_trigger_and_an_undrifted_one_does
             time.sleep(0.5)
         assert len(runs) == 1, f"no flow run of train/train after the {DRIFT_EVENT} event"
 
+        # Two more streams through the service (#27.6): faces of another split of the same population (PrivateTest)
+        # are not drift; faces of one expression only (a camera over a comedy club) drift on the label mix.
+        private = load_dataset(root / "artifacts/dataset/fer2013.npz").split("PrivateTest")
+        rng = np.random.default_rng(1)
+        other_split = private.images[rng.choice(len(private.images), STREAM, replace=False)]
+        happy = private.images[private.labels == EMOTIONS.index("happy")]
+        one_label = happy[rng.choice(len(happy), STREAM, replace=False)]
+        for name, faces in (("another split", other_split), ("one label", one_label)):
+            since = datetime.now(UTC).isoformat()
+            send(release_server.url, faces, log_dir)
+            results[name] = monitor_flow(log=str(log_dir), reference=str(reference_path), since=since,
+                                         params=str(REPO / "params.yaml"), out=str(tmp_path / "reports"))
+            print(f"{name}: label PSI {results[name]['labels']['psi']}; drifted: {results[name]['drifted']}")
+        assert results["another split"]["verdict"] == "no drift", results["another split"]["drifted"]
+        assert "label" in results["one label"]["drifted"] and results["one label"]["event_id"]
+
         logged = {r.info.run_id: r for r in monitor_runs("fer-monitor")}
-        for result in (calm, drifted):
+        for result in results.values():
             run = logged[result["mlflow_run_id"]]
             assert run.data.tags["verdict"] == result["verdict"] and run.data.metrics["n"] == STREAM
         assert logged[drifted["mlflow_run_id"]].data.metrics["psi_brightness"] >= 0.2

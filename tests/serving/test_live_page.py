@@ -68,6 +68,11 @@ def test_the_page_labels_the_camera_live(release_server, browser, camera):
     assert seen["fps"] >= MIN_FPS, seen
     assert found >= 0.9 * judged and right >= 0.8 * judged, (found, right, judged)
     assert {r["image"]["width"] for r in seen["records"]} == {320}  # downscaled in the browser
+    # Never more than one frame in flight: each frame left the page after the answer to the one before it.
+    answered = sorted(seen["records"], key=lambda r: r["t"])
+    overlapping = [(a["t"], b["t"] - b["round_trip_ms"]) for a, b in zip(answered, answered[1:])
+                   if b["t"] - b["round_trip_ms"] < a["t"] - 0.5]
+    assert not overlapping, overlapping[:5]
     # What a person sees: the boxes drawn in the faces' colours, a timeline per face, the numbers.
     happy = wait_for(browser, """const c = document.getElementById('overlay'), d = c.getContext('2d')
         .getImageData(0, 0, c.width, c.height).data; let n = 0;
