@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import httpx
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_FER, REPO, write_result
@@ -161,8 +162,30 @@ def main() -> int:
         result["served_accuracy"] = served_accuracy(server.url, test)
     finally:
         server.stop()
+    result["prediction_log_cost"] = prediction_log_cost(env, test.images, result, args)
     write_result("service_load", result)
     return 0
+
+
+def prediction_log_cost(env: dict, faces: np.ndarray, logged: dict, args) -> dict:
+    """The same open loop and 16 clients on a service with the prediction log off (#27: its cost, stated)."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["serve"].setdefault("prediction_log", {})["enabled"] = False
+    params = REPO / "bench/.cache/serving/params_without_log.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    server = Server({**env, "FER_PARAMS": str(params)})
+    server.start()
+    try:
+        open_off = asyncio.run(open_loop(server.url, faces, 30.0, args.open_loop_s))
+        sixteen_off = asyncio.run(closed_loop(server.url, faces, 16, 1, args.seconds))
+    finally:
+        server.stop()
+    sixteen_on = next(r for r in logged["closed_loop"] if r["clients"] == 16 and r["faces_per_request"] == 1)
+    keys = ("p50", "p95", "p99", "errors")
+    return {"log_on": {"open_loop_30rps": {k: logged["open_loop_30rps"][k] for k in keys},
+                       "sixteen_clients_faces_per_s": sixteen_on["faces_per_s"]},
+            "log_off": {"open_loop_30rps": {k: open_off[k] for k in keys},
+                        "sixteen_clients_faces_per_s": sixteen_off["faces_per_s"]}}
 
 
 def _export_served_model(env: dict) -> None:

@@ -137,3 +137,17 @@ def test_a_detect_answer_that_is_not_one_is_one_line_not_a_key_error(tmp_path):
     good = {"faces": [detected_face((1, 2, 3, 4), np.array([0.1, 0, 0, 0.9, 0, 0, 0]))]}
     with fake_service(lambda headers: (200, good)) as url:
         assert FER.from_service(url).detect_emotions(photo) == good["faces"]
+
+
+def test_from_release_labels_a_photo_without_importing_tensorflow_or_keras():
+    """#25: FER.from_release() runs the release's ONNX graph: no TensorFlow start-up (15 s, and its log lines)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fer_platform.api import FER; faces = FER.from_release().detect_emotions("
+            "'release/sample.jpg'); print(len(faces), [m for m in ('tensorflow', 'keras') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.stdout.strip() == "3 []", out.stdout + out.stderr[-2000:]
+    assert "tensorflow" not in out.stderr.lower(), out.stderr[-2000:]  # no start-up noise either
+

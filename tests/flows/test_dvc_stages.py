@@ -17,8 +17,9 @@ PLUMBING = ("fer_platform.cli", "fer_platform.io", "fer_platform.paths", "fer_pl
             "fer_platform.config_errors", "fer_platform.overrides", "fer_platform.prefect_api",
             "fer_platform.workspace", "fer_platform.lineage", "fer_platform.labels", "fer_platform.contract",
             "fer_platform", "fer_platform.models", "fer_platform.models.architectures")
-STAGE_FLOWS = {"in_frame": "flows.in_frame", "train": "flows.train", "evaluate": "flows.evaluate",
-               "promote": "flows.promote"}
+STAGE_FLOWS = {"ingest": "flows.ingest", "validate": "flows.validate", "in_frame": "flows.in_frame",
+               "train": "flows.train", "evaluate": "flows.evaluate", "promote": "flows.promote",
+               "package": "flows.package"}
 
 
 def _module_file(module: str) -> Path | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import httpx
+import jsonschema
 import numpy as np
 import pytest
 import yaml
@@ -49,6 +50,9 @@ def test_feedback_needs_kept_faces_and_the_token_and_keeps_a_face_no_longer_than
         stored = feedback(first)
         assert stored.status_code == 200, stored.text
         assert Path(stored.json()["stored"]) == tmp_path / "field" / "happy" / f"{first}.png"
+        spec = httpx.get(f"{srv.url}/docs.json", headers=bearer, timeout=30).json()  # the answer is as documented
+        jsonschema.validate(stored.json(), {**spec["components"]["schemas"]["FeedbackResponse"],
+                                            "components": spec["components"]})
         assert np.array_equal(cv2.imread(stored.json()["stored"], cv2.IMREAD_GRAYSCALE), faces[0])
         assert feedback(first).status_code == 404  # attached once, then forgotten
         assert feedback(second, "sad").status_code == 200
