@@ -75,9 +75,16 @@ class FER:
         return cls(_keras_predict(model), source=str(path), min_face=min_face)
 
     @classmethod
-    def from_registry(cls, alias: str = "champion", registered_model: str = MODEL_NAME) -> FER:
-        """The version `alias` points to in the MLflow registry (MLFLOW_TRACKING_URI, else ./mlflow.db)."""
+    def from_registry(cls, alias: str = "champion", registered_model: str | None = None,
+                      params: str | Path = "params.yaml") -> FER:
+        """The version `alias` points to in the MLflow registry (MLFLOW_TRACKING_URI, else ./mlflow.db), of
+        `registered_model` (default: params.yaml's promote.registered_model where there is a params.yaml, as
+        promotion registers it; else fer-classifier)."""
+        from fer_platform.config import load_params
         from fer_platform.tracking.model_logging import load_logged_model  # start-up cost: MLflow and Keras
+
+        if registered_model is None:
+            registered_model = load_params(params).promote.registered_model if Path(params).exists() else MODEL_NAME
 
         model = load_logged_model(f"models:/{registered_model}@{alias}")
         return cls(_keras_predict(model), source=f"models:/{registered_model}@{alias}")

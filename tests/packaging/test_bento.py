@@ -42,3 +42,16 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     wrong = export_onnx(_softmax_regression(), tmp_path / "wrong.onnx")
     fallback = import_from_registry("fer-tiny", faces, exported=(wrong, weights_digest(model)))
     assert fallback["onnx_source"] == "exported at packaging" and fallback["parity"]["ok"]
+
+    # FER.from_registry() loads the model promotion registers: the name params.yaml gives (#23.9; it said
+    # fer-classifier whatever params.yaml named)
+    import yaml
+
+    from fer_platform.api import FER
+    from tests.conftest import REPO
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["promote"]["registered_model"] = "fer-tiny"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    fer = FER.from_registry()
+    assert fer.source == "models:/fer-tiny@champion" and len(fer.classify(faces[:4])) == 4
