@@ -4,6 +4,7 @@ each run starts Prefect's temporary local API, the default of `make run`."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,6 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, SMALL_MAX_BLANK_FRACTION, SMALL_SPLIT_SIZES
-
 
 pytestmark = pytest.mark.slow  # stage processes reporting to a Prefect server
 
@@ -126,7 +126,8 @@ def test_wrong_arguments_and_missing_inputs_fail_in_one_line_before_any_flow_sta
     assert "prefect" not in out.stderr.lower() and time.perf_counter() - began < 30  # no flow run was started
 
 
-def test_without_the_dvc_remote_your_own_kaggle_csv_is_the_way_in(tmp_path_factory, small_dataset, prefect_api):
+def test_without_the_dvc_remote_your_own_kaggle_csv_is_the_way_in(tmp_path_factory, small_dataset, small_fer,
+                                                                   prefect_api):
     """The README's way in without ../shared: `make data` says what to download and where it goes; with the
     challenge's fer2013.csv and `data.source` pointing at it, `make data` passes and `dvc repro ingest` reads it."""
     from fer_platform.data.readers import write_challenge_csv
@@ -149,3 +150,9 @@ def test_without_the_dvc_remote_your_own_kaggle_csv_is_the_way_in(tmp_path_facto
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     manifest = json.loads((root / "artifacts" / "dataset" / "manifest.json").read_text())
     assert manifest["n_images"] == 126 and manifest["source"].endswith("fer2013.csv"), manifest
+    # Kaggle's image folders, unpacked where the README says (data/fer2013/train|test/<emotion>/), are the other way
+    shutil.copytree(small_fer, root / "data" / "fer2013")
+    params["data"]["source"] = "data/fer2013"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    folders = subprocess.run(make, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert folders.returncode == 0 and "data/fer2013 (image folders)" in folders.stdout, folders
