@@ -83,3 +83,15 @@ def test_wait_ready_gives_up_at_once_when_the_server_it_waits_for_exits():
     assert main(["wait-ready", "--url", "http://127.0.0.1:9", "--timeout", "30", "--pid", str(gone.pid)]) == 1
     assert time.monotonic() - started < 5
     assert main(["wait-ready", "--url", "http://127.0.0.1:9", "--timeout", "0"]) == 1  # nothing there: no wait
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose():
+    """#25.6: every stage and `fer-platform run` hide TensorFlow's start-up lines unless --verbose; a
+    TF_CPP_MIN_LOG_LEVEL the user set wins."""
+    from fer_platform.cli import quiet_libraries
+
+    quiet, verbose, own = {}, {}, {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    quiet_libraries(quiet, verbose=False)
+    quiet_libraries(verbose, verbose=True)
+    quiet_libraries(own, verbose=False)
+    assert quiet == {"TF_CPP_MIN_LOG_LEVEL": "2"} and verbose == {} and own == {"TF_CPP_MIN_LOG_LEVEL": "0"}

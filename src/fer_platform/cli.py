@@ -36,6 +36,15 @@ class StageFailed(UserError):
     """A stage ran and decided the pipeline must stop (e.g. validation errors); its report says why."""
 
 
+VERBOSE_HELP = "show TensorFlow's start-up log lines (hidden by default; TF_CPP_MIN_LOG_LEVEL, if set, wins)"
+
+
+def quiet_libraries(env: dict | os._Environ, verbose: bool) -> None:
+    """TensorFlow's start-up lines (oneDNN, CPU features, no CUDA) hidden unless asked for (#25)."""
+    if not verbose:
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def run_stage(
     name: str,
     flow: Callable[..., Any],
@@ -49,9 +58,11 @@ def run_stage(
     parser = argparse.ArgumentParser(prog=f"python -m flows.{name}", description=flow.__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     if add_arguments:
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
+    quiet_libraries(os.environ, args.pop("verbose"))  # before the flow imports TensorFlow
 
     @entry_point(name)
     def checked_run() -> int:
@@ -164,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--name", default=None, help="experiment name (default: the profile name + time)")
     run.add_argument("--bootstrap", action="store_true",
                      help="first register the committed release model as champion if the registry has none")
+    run.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     show = sub.add_parser("profile", help="print a profile's `dvc exp run -S` overrides")
     show.add_argument("name")
     show.add_argument("--params", default="params.yaml")
@@ -197,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One Prefect API for every stage process (fer_platform.prefect_api), not a temporary server in each.
         with shared_prefect_api() as api:
             env = {**os.environ, API_ENV: api}
+            quiet_libraries(env, args.verbose)  # every stage process inherits it
             if args.bootstrap:
                 print("+ python -m flows.bootstrap", flush=True)
                 code = subprocess.call([sys.executable, "-m", "flows.bootstrap", "--params", args.params], env=env)
