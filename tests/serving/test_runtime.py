@@ -41,6 +41,10 @@ def test_export_matches_keras_and_a_different_graph_is_refused(faces, tmp_path):
         check_parity(other, path, faces)
     with pytest.raises(ParityError, match="at least 512"):
         check_parity(model, path, faces[:100])
+    broken = build_model("resnet32", augment={"flip": True}, **TINY)  # NaN weights: never exported for serving
+    broken.set_weights([np.full_like(w, np.nan) for w in broken.get_weights()])
+    with pytest.raises(ParityError, match="NaN or Inf for 600 of 600 faces"):
+        check_parity(broken, path, faces)
 
 
 def test_the_service_imports_without_tensorflow_keras_or_mlflow():
