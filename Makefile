@@ -56,12 +56,13 @@ serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger U
 
 # The README's first screen: the service in the background (log and pid in outputs/, git-ignored) unless one
 # answers on :3000 already, then the shipped sample photo through it. `make stop` stops it.
-SERVICE_URL := http://127.0.0.1:3000
+SERVICE_PORT ?= 3000
+SERVICE_URL := http://127.0.0.1:$(SERVICE_PORT)
 demo: setup  ## the service in the background (if none answers), then the sample photo through it
 	@mkdir -p outputs
 	@fer-platform wait-ready --url $(SERVICE_URL) --timeout 0 || { \
-		echo "starting bentoml serve in the background (log: outputs/serve.log)"; \
-		nohup bentoml serve --port 3000 > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
+		echo "starting bentoml serve in the background on port $(SERVICE_PORT) (log: outputs/serve.log)"; \
+		nohup bentoml serve --port $(SERVICE_PORT) > outputs/serve.log 2>&1 & echo $$! > outputs/serve.pid; \
 		fer-platform wait-ready --url $(SERVICE_URL) --timeout 120 --pid $$(cat outputs/serve.pid) || { \
 			kill $$(cat outputs/serve.pid) 2>/dev/null; rm -f outputs/serve.pid; \
 			echo "the service did not come up: see outputs/serve.log (make run builds what it serves)"; exit 1; }; }

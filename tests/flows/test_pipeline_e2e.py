@@ -177,6 +177,14 @@ def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
             entries = plots["data"][path]
             assert name in {rev for entry in entries for rev in entry["revisions"]}, path
             assert any(title in json.dumps(entry["content"]) for entry in entries), title
+    # What the README's first hour types next (#25.4): `make compare` fits 120 columns and shows the headline
+    # metrics; `dvc exp diff HEAD NAME` names the params the quick profile changed and the metrics it moved.
+    compared = run(["python", "-m", "fer_platform.compare", "--width", "120"], root, env).stdout
+    assert max(map(len, compared.splitlines())) <= 120 and "accuracy" in compared, compared
+    exp_diff = json.loads(run(["dvc", "exp", "diff", "HEAD", name, "--json"], root, env).stdout)
+    changed = exp_diff["params"]["params.yaml"]
+    assert "train.common.epochs" in changed, sorted(changed)
+    assert all(f"reports/metrics/{arch}.json" in exp_diff["metrics"] for arch in ARCHS), sorted(exp_diff["metrics"])
 
 
 def test_changing_one_architecture_retrains_only_that_one(quick_project):
