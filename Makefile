@@ -49,15 +49,16 @@ mlflow: setup  ## the MLflow UI, opened on the training runs (the printed link),
 compare: setup  ## experiments against HEAD in 120 columns: headline metrics, then the params that differ
 	python -m fer_platform.compare --width 120
 
-serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger UI at /)
-	@if fer-platform wait-ready --timeout 0; then \
-		echo "a service already answers on http://127.0.0.1:3000 (make stop, or: bentoml serve --port 3001)"; exit 1; fi
-	bentoml serve
+SERVICE_PORT ?= 3000
+SERVICE_URL := http://127.0.0.1:$(SERVICE_PORT)
+
+serve: setup  ## the service in the foreground: http://127.0.0.1:3000 (Swagger UI at /; SERVICE_PORT=N for another)
+	@if fer-platform wait-ready --url $(SERVICE_URL) --timeout 0; then \
+		echo "a service already answers on $(SERVICE_URL) (make stop, or: make serve SERVICE_PORT=3001)"; exit 1; fi
+	bentoml serve --port $(SERVICE_PORT)
 
 # The README's first screen: the service in the background (log and pid in outputs/, git-ignored) unless one
 # answers on :3000 already, then the shipped sample photo through it. `make stop` stops it.
-SERVICE_PORT ?= 3000
-SERVICE_URL := http://127.0.0.1:$(SERVICE_PORT)
 demo: setup  ## the service in the background (if none answers), then the sample photo through it
 	@mkdir -p outputs
 	@fer-platform wait-ready --url $(SERVICE_URL) --timeout 0 || { \

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import base64
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -95,8 +96,11 @@ async def open_loop(url: str, faces: np.ndarray, rate: float, seconds: float) ->
 def detect_latency(url: str, repeats: int = 20) -> dict:
     cap = cv2.VideoCapture(str(REPO / "bench/.cache/steady_1.mp4"))
     ok, frame = cap.read()
-    if not ok:  # no clip generated yet: a frame of the right size with a real face in it
-        frame = np.full((480, 640, 3), 110, np.uint8)
+    if not ok:  # no clip yet (edge_fps makes it): the demo generator's one-face frame, as edge_fps would
+        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out",
+                        str(REPO / "bench/.cache/steady_1.mp4"), "--steady-faces", "1", "--frames", "30"],
+                       check=True, capture_output=True)
+        ok, frame = cv2.VideoCapture(str(REPO / "bench/.cache/steady_1.mp4")).read()
     jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
     ms, faces = [], 0
     with httpx.Client(timeout=30) as http:

@@ -94,4 +94,7 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose():
     quiet_libraries(quiet, verbose=False)
     quiet_libraries(verbose, verbose=True)
     quiet_libraries(own, verbose=False)
-    assert quiet == {"TF_CPP_MIN_LOG_LEVEL": "2"} and verbose == {} and own == {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    assert quiet == {"TF_CPP_MIN_LOG_LEVEL": "2"} and own == {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    assert verbose == {"TF_CPP_MIN_LOG_LEVEL": "0"}  # kept by the stages it starts, which quiet only what is unset
+    quiet_libraries(verbose, verbose=False)  # a stage without --verbose under `fer-platform run --verbose`
+    assert verbose == {"TF_CPP_MIN_LOG_LEVEL": "0"}

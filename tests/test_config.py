@@ -110,3 +110,5 @@ def test_the_feedback_folder_must_be_the_field_split_ingest_reads(tmp_path):
     off = _write(tmp_path, lambda r: (r["data"].update(field=None),
                                       r["serve"].setdefault("feedback", {}).update(dir="elsewhere/faces")))
     assert load_params(off).data.field is None  # no field split: nothing to agree with
+    spelt = _write(tmp_path, lambda r: r["serve"].setdefault("feedback", {}).update(dir="./field/faces/"))
+    assert load_params(spelt).serve.feedback.dir == "./field/faces/"  # the same folder, written otherwise

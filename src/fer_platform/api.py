@@ -4,10 +4,10 @@ the service's /detect), in one call.
     from fer_platform.api import FER
 
     fer = FER.from_release()                           # the committed release model, in this process
-    fer = FER.from_registry()                          # fer-classifier@champion of the MLflow registry
+    fer = FER.from_registry()                          # <promote.registered_model>@champion, MLflow registry
     fer = FER.from_service("http://127.0.0.1:3000")    # a running `bentoml serve` (token: FER_API_TOKEN)
 
-    fer.detect_emotions("photo.jpg")    # a path, or an image array (BGR as OpenCV reads it, or grayscale)
+    fer.detect_emotions("release/sample.jpg")    # a path, or an image array (BGR as OpenCV reads it, or grayscale)
     # [{"box": {"x": 212, "y": 96, "w": 143, "h": 143}, "label": "happy", "confidence": 0.93,
     #   "probabilities": {"angry": 0.01, ..., "neutral": 0.02}}]
     fer.classify(crops)                 # (N, 48, 48) uint8 face crops: the same dicts, without boxes
@@ -80,11 +80,10 @@ class FER:
         """The version `alias` points to in the MLflow registry (MLFLOW_TRACKING_URI, else ./mlflow.db), of
         `registered_model` (default: params.yaml's promote.registered_model where there is a params.yaml, as
         promotion registers it; else fer-classifier)."""
-        from fer_platform.config import load_params
         from fer_platform.tracking.model_logging import load_logged_model  # start-up cost: MLflow and Keras
 
         if registered_model is None:
-            registered_model = load_params(params).promote.registered_model if Path(params).exists() else MODEL_NAME
+            registered_model = _registered_model_in(Path(params))
 
         model = load_logged_model(f"models:/{registered_model}@{alias}")
         return cls(_keras_predict(model), source=f"models:/{registered_model}@{alias}")
@@ -148,6 +147,19 @@ def _encoded(image: str | Path | np.ndarray) -> bytes:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     return path.read_bytes()
+
+
+def _registered_model_in(params: Path) -> str:
+    """params.yaml's promote.registered_model; fer-classifier without one (only that key is read: a params file
+    that is otherwise unfinished must not stop a caller who only needs the name)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(params.read_text())
+        name = raw["promote"]["registered_model"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return MODEL_NAME
+    return name if isinstance(name, str) and name else MODEL_NAME
 
 
 class _ServiceClient:

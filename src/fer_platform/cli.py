@@ -40,9 +40,9 @@ VERBOSE_HELP = "show TensorFlow's start-up log lines (hidden by default; TF_CPP_
 
 
 def quiet_libraries(env: dict | os._Environ, verbose: bool) -> None:
-    """TensorFlow's start-up lines (oneDNN, CPU features, no CUDA) hidden unless asked for (#25)."""
-    if not verbose:
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """TensorFlow's start-up lines (oneDNN, CPU features, no CUDA) hidden unless asked for (#25). Set either way,
+    so the stage processes `fer-platform run` starts (without --verbose of their own) keep the choice."""
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
 
 
 def run_stage(

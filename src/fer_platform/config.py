@@ -6,6 +6,7 @@ Every tunable of the platform lives in params.yaml; these models are its schema.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -138,7 +139,8 @@ class Params(Settings):
 
     def validate_field_folder(self) -> None:
         """/feedback writes the field faces where ingest reads them: two keys, one folder."""
-        if self.data.field is not None and self.serve.feedback.dir != self.data.field:
+        field, written = self.data.field, self.serve.feedback.dir
+        if field is not None and os.path.normpath(written) != os.path.normpath(field):  # ./field/faces/ is field/faces
             message = (f"must be data.field's folder ({self.data.field!r}): /feedback writes the faces that "
                        "ingest reads from there")
             raise ConfigError(f"serve.feedback.dir: {message}", [(("serve", "feedback", "dir"), message)])

@@ -181,6 +181,7 @@ def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
     # metrics; `dvc exp diff HEAD NAME` names the params the quick profile changed and the metrics it moved.
     compared = run(["python", "-m", "fer_platform.compare", "--width", "120"], root, env).stdout
     assert max(map(len, compared.splitlines())) <= 120 and "accuracy" in compared, compared
+    assert "train.common.epochs" in compared, compared  # a param the profile changed, among those that differ
     exp_diff = json.loads(run(["dvc", "exp", "diff", "HEAD", name, "--json"], root, env).stdout)
     changed = exp_diff["params"]["params.yaml"]
     assert "train.common.epochs" in changed, sorted(changed)

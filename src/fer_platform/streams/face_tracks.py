@@ -63,7 +63,7 @@ class FaceTracker:
     """Greedy matching of detections to tracks by IoU (and face similarity when crops are given); a track's window
     holds its last `window` probability vectors; a track unseen for `max_missed` frames is dropped."""
 
-    def __init__(self, window: int = SMOOTHING_WINDOW, min_iou: float = 0.3, max_missed: int = 10, min_similarity: float = 0.8):
+    def __init__(self, window: int = SMOOTHING_WINDOW, min_iou: float = 0.3, max_missed: int = 10, min_similarity: float = 0.9):
         if window < 1:
             raise ValueError("smoothing window must be >= 1")
         self.window, self.min_iou, self.max_missed = window, min_iou, max_missed
