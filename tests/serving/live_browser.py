@@ -85,29 +85,32 @@ def watch(driver, seconds: float) -> dict:
             "server_ms_p50": p50("server_ms"), "records": window}
 
 
-def labelled_right(records: list[dict], truth: dict) -> tuple[int, int, int]:
-    """(faces found, smoothed label right, faces judged) over the records: each true face is judged once per
-    answered frame; it is found when a box overlaps its own (the clip's boxes, scaled to the frame sent)."""
-    found = right = judged = 0
+def matched_faces(records: list[dict], truth: dict):
+    """(true face number, true face, the page's faces whose box overlaps it) for each true face of each record
+    (the clip's boxes scaled to the frame sent)."""
     for record in records:
         scale = record["image"]["width"] / truth["width"]
-        for face in truth["segments"][0]["faces"]:
-            judged += 1
+        for person, face in enumerate(truth["segments"][0]["faces"]):
             box = [round(v * scale) for v in face["box"]]
-            match = [f for f in record["faces"] if iou(box, tuple(f["box"][k] for k in "xywh")) >= 0.3]
-            found += bool(match)
-            right += bool(match) and match[0]["smoothed_label"] == face["label"]
+            yield person, face, [f for f in record["faces"] if iou(box, tuple(f["box"][k] for k in "xywh")) >= 0.3]
+
+
+def labelled_right(records: list[dict], truth: dict) -> tuple[int, int, int]:
+    """(faces found, smoothed label right, faces judged) over the records: each true face is judged once per
+    answered frame; it is found when a box overlaps its own."""
+    found = right = judged = 0
+    for _, face, match in matched_faces(records, truth):
+        judged += 1
+        found += bool(match)
+        right += bool(match) and match[0]["smoothed_label"] == face["label"]
     return found, right, judged
 
 
 def track_ids_per_face(records: list[dict], truth: dict) -> list[int]:
     """How many track numbers each true face got over the records (one each, when tracking holds)."""
     ids: list[set] = [set() for _ in truth["segments"][0]["faces"]]
-    for record in records:
-        scale = record["image"]["width"] / truth["width"]
-        for person, face in enumerate(truth["segments"][0]["faces"]):
-            box = [round(v * scale) for v in face["box"]]
-            ids[person] |= {f["track_id"] for f in record["faces"] if iou(box, tuple(f["box"][k] for k in "xywh")) >= 0.3}
+    for person, _, match in matched_faces(records, truth):
+        ids[person] |= {f["track_id"] for f in match}
     return [len(person_ids) for person_ids in ids]
 
 
