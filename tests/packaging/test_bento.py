@@ -15,7 +15,7 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     import bentoml
     import keras
 
-    from fer_platform.packaging.onnx_export import export_onnx, weights_digest
+    from fer_platform.packaging.onnx_export import export_onnx, provenance, weights_digest
     from fer_platform.packaging.bento import import_from_registry
     from fer_platform.tracking.model_versions import CHAMPION, point_alias, register_version
     from tests.tracking.test_promotion import _log_model, _softmax_regression
@@ -34,14 +34,27 @@ def test_a_champion_is_exported_or_its_earlier_export_reused_and_both_are_checke
     assert exported["bento_model"].startswith("fer-tiny:")  # #23.9: the store entry the service of fer-tiny loads
     stored = bentoml.models.get(exported["bento_model"]).path_of("model.onnx")
 
-    reused = import_from_registry("fer-tiny", faces, exported=(stored, weights_digest(model)))
+    weights = {"weights_sha256": weights_digest(model)}
+    reused = import_from_registry("fer-tiny", faces, exported=(stored, weights))
     assert reused["onnx_source"].endswith("(exported from the same weights)") and reused["parity"]["ok"]
-    other = import_from_registry("fer-tiny", faces, exported=(stored, "0" * 64))  # other weights: no reuse
+    assert "reused" not in reused["parity"]  # a record without provenance: checked again
+    other = import_from_registry("fer-tiny", faces, exported=(stored, {"weights_sha256": "0" * 64}))  # no reuse
     assert other["onnx_source"] == "exported at packaging"
     # A file that claims these weights but computes something else fails its parity check: exported after all
     wrong = export_onnx(_softmax_regression(), tmp_path / "wrong.onnx")
-    fallback = import_from_registry("fer-tiny", faces, exported=(wrong, weights_digest(model)))
+    fallback = import_from_registry("fer-tiny", faces, exported=(wrong, weights))
     assert fallback["onnx_source"] == "exported at packaging" and fallback["parity"]["ok"]
+
+    # A passed report of the same provenance is reused, not recomputed (the record's own numbers come back); one
+    # measured on other faces, another graph or under other runtimes is checked again.
+    recorded = {**reused["parity"], "max_abs_diff": 1.5e-9, **provenance(weights["weights_sha256"], stored, faces)}
+    again = import_from_registry("fer-tiny", faces, exported=(stored, recorded))
+    assert again["parity"]["max_abs_diff"] == 1.5e-9 and again["parity"]["reused"]
+    for changed in ({"faces_sha256": "0" * 64}, {"onnx_sha256": "0" * 64}, {"runtimes": {"onnxruntime": "0.1"}},
+                    {"ok": False}):
+        checked = import_from_registry("fer-tiny", faces, exported=(stored, {**recorded, **changed}))
+        assert checked["parity"]["max_abs_diff"] != 1.5e-9 and "reused" not in checked["parity"], changed
+    assert "reused" not in import_from_registry("fer-tiny", faces[::-1], exported=(stored, recorded))["parity"]
 
     # FER.from_registry() loads the model promotion registers: the name params.yaml gives (#23.9; it said
     # fer-classifier whatever params.yaml named)

@@ -1,5 +1,6 @@
 """The committed release model: contract, model card, and bootstrap into an empty registry."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -66,6 +67,8 @@ def test_the_committed_onnx_graph_is_the_committed_model(small_dataset):
     faces = small_dataset.images[:64]
     model = load_model(RELEASE / "model.keras", compile=False)
     assert parity["weights_sha256"] == weights_digest(model)  # what packaging recognises the release by
+    # ... and what it reuses the report under (a stale record would be reused for another graph otherwise)
+    assert parity["onnx_sha256"] == hashlib.sha256((RELEASE / "model.onnx").read_bytes()).hexdigest()
     keras_probs = predict_probabilities(model, faces)
     onnx_probs = FaceClassifier(RELEASE / "model.onnx").predict(faces)
     assert np.abs(keras_probs - onnx_probs).max() <= 1e-4

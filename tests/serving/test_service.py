@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from hashlib import sha256
 
 import cv2
 import httpx
@@ -34,8 +35,11 @@ def test_package_stage_built_a_self_contained_bento(packaged):
     # served through ONNX Runtime, checked against Keras on real PrivateTest faces before it was stored
     assert info["runtime"].startswith("onnxruntime") and info["parity"]["ok"]
     assert info["parity"]["faces"] >= 512 and info["parity"]["max_abs_diff"] <= 1e-4
-    # the champion is the release: its committed export was reused (no second tf2onnx run), and checked again
+    # the champion is the release: its committed export was reused (no second tf2onnx run), and its committed
+    # parity report with it, measured on these faces under these runtimes (no second Keras and ORT pass)
     assert info["onnx_source"] == "release/model.onnx (exported from the same weights)", info["onnx_source"]
+    assert info["parity"]["reused"] and info["parity"]["onnx_sha256"] == sha256(
+        (root / "release/model.onnx").read_bytes()).hexdigest()
 
 
 def test_predict_returns_probabilities_in_label_order(release_server, faces):

@@ -16,7 +16,7 @@ import onnxruntime
 import yaml
 
 from fer_platform.models import load_model
-from fer_platform.packaging.onnx_export import check_parity, export_onnx, weights_digest
+from fer_platform.packaging.onnx_export import check_parity, export_onnx, recorded_parity, weights_digest
 from fer_platform.packaging.reference import REFERENCE_FILE, build_reference, write_reference
 from fer_platform.serving.runtime import SERVED_MODEL_FILE
 from fer_platform.tracking.model_versions import CHAMPION, downloaded_version, log_to_run, run_metrics
@@ -25,14 +25,15 @@ PARITY_FILE = "parity.json"  # beside the served graph in the model-store entry
 
 
 def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias: str = CHAMPION,
-                         exported: tuple[Path, str] | None = None, reference_faces: np.ndarray | None = None) -> dict:
+                         exported: tuple[Path, dict] | None = None, reference_faces: np.ndarray | None = None) -> dict:
     """Export the aliased version to ONNX, check it against Keras on `parity_faces`, log the export to the
     version's run and put it in the BentoML model store (as `registered_model`) with its lineage. Nothing is stored if parity fails.
     With `reference_faces` (PublicTest), the served graph's answers on them are stored too, as the reference the
     monitor flow compares the prediction log with (packaging.reference).
 
-    `exported`: (an ONNX file, the weights_digest it was exported from), e.g. the committed release's: when the
-    version has those weights, that file is checked and served instead of exporting again (tf2onnx: ~40 s)."""
+    `exported`: (an ONNX file, its parity record: at least the weights_sha256 it was exported from), e.g. the
+    committed release's: when the version has those weights, that file is served instead of exporting again
+    (tf2onnx: ~40 s); it is parity-checked unless the record holds a passed check of the same provenance."""
     with downloaded_version(registered_model, alias) as (version, local), tempfile.TemporaryDirectory() as tmp:
         keras_files = sorted(local.rglob("*.keras"))
         if not keras_files:
@@ -40,11 +41,13 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
         model = load_model(keras_files[0], compile=False)
         onnx_path = Path(tmp) / SERVED_MODEL_FILE
         parity = None
-        if exported is not None and Path(exported[0]).is_file() and weights_digest(model) == exported[1]:
+        weights = weights_digest(model)
+        if exported is not None and Path(exported[0]).is_file() and weights == exported[1].get("weights_sha256"):
             shutil.copyfile(exported[0], onnx_path)
             onnx_source = f"{exported[0]} (exported from the same weights)"
             try:
-                parity = check_parity(model, onnx_path, parity_faces)
+                parity = (recorded_parity(exported[1], weights, onnx_path, parity_faces)
+                          or check_parity(model, onnx_path, parity_faces))
             except Exception as err:  # noqa: BLE001 - another graph, or a file ONNX Runtime cannot load: export
                 parity = None
                 print(f"{exported[0]} cannot serve this model ({str(err)[:200]}); exporting it", flush=True)

@@ -122,6 +122,7 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
         check_parity,
         export_onnx,
         parity_faces,
+        provenance,
         weights_digest,
     )
 
@@ -129,7 +130,8 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         onnx_path = export_onnx(model, Path(tmp) / ONNX_FILE)
         parity = check_parity(model, onnx_path, faces, min_faces=min(MIN_PARITY_FACES, len(faces)))
-        parity["weights_sha256"] = weights_digest(model)  # the package stage reuses this export for these weights
+        # The package stage reuses this export for these weights, and this report under the same provenance.
+        parity.update(provenance(weights_digest(model), onnx_path, faces))
         os.replace(onnx_path, out_dir / ONNX_FILE)  # the graph first: a report never describes a missing file
         write_json(out_dir / ONNX_PARITY_FILE, parity)
     return parity
