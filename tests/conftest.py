@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -35,9 +37,8 @@ def copy_subset(dest: Path, per_class: int) -> Path:
     return dest
 
 
-# Tests that share the quick project (trained once per session, ~10 min) run in one pytest-xdist worker
-# (`make test` runs `pytest -n 2 --dist loadgroup`), those that share the release server in one; everything
-# else is spread over both workers.
+# Tests that share the quick project (trained once per session) run in one pytest-xdist worker (`make test` runs
+# `pytest -n 3 --dist loadgroup`), those that share the release server in one; everything else is spread over all.
 QUICK_PROJECT_GROUP = "quick_project"
 
 
@@ -49,6 +50,48 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(QUICK_PROJECT_GROUP))
         elif "release_project" in names:  # one release project and server, not one per worker
             item.add_marker(pytest.mark.xdist_group("release_server"))
+    # A test that waits for a quiet machine goes last (its group's worker then waits only for the others' ends).
+    items.sort(key=lambda item: "quiet_machine" in getattr(item, "fixturenames", ()))
+
+
+# Which pytest-xdist workers are inside a test right now: one file each, in a folder of this run's own (the workers
+# share the run's uid). `quiet_machine` waits until the others are done, for a test that measures a rate.
+def _activity_dir() -> Path | None:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    return Path(tempfile.gettempdir()) / f"fer-tests-{run}" if run and os.environ.get("PYTEST_XDIST_WORKER") else None
+
+
+def pytest_runtest_logstart(nodeid, location):
+    folder = _activity_dir()
+    if folder is not None:  # a worker (the controller relays these too: it runs no test)
+        folder.mkdir(exist_ok=True)
+        (folder / os.environ["PYTEST_XDIST_WORKER"]).write_text(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    folder = _activity_dir()
+    if folder is not None:
+        (folder / os.environ["PYTEST_XDIST_WORKER"]).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def quiet_machine():
+    """Waits until no other pytest worker is in a test (the run's last minutes, when the other workers have
+    finished theirs), so that a test can hold the machine's rate to a number: the suite's trainings share the
+    2 cores otherwise. Fails, rather than measuring beside them, if they are still busy after QUIET_WAIT_S."""
+    folder = _activity_dir()
+    if folder is None:
+        return
+    deadline, me, quiet_since = time.monotonic() + QUIET_WAIT_S, os.environ["PYTEST_XDIST_WORKER"], None
+    while quiet_since is None or time.monotonic() - quiet_since < QUIET_FOR_S:  # not a gap between two tests
+        busy = [name for name in os.listdir(folder) if name != me]
+        quiet_since = None if busy else quiet_since or time.monotonic()
+        if busy and time.monotonic() > deadline:
+            pytest.fail(f"other pytest workers still in a test after {QUIET_WAIT_S} s: {busy}")
+        time.sleep(0.5)
+
+
+QUIET_WAIT_S, QUIET_FOR_S = 1500, 3.0
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,9 @@ from tests.serving.live_browser import (
 pytestmark = pytest.mark.slow
 
 SCREENSHOT = REPO / "outputs" / "live.png"  # git-ignored; docs/assets/live.png is a copy of one
-# Live, not fast: a label at least every 200 ms while the suite's trainings share the 2 cores (9.2 FPS was seen
-# under load in CI). The page's rate alone is bench/live_page.py's to measure (15 FPS there), not a timed test's.
-MIN_FPS = 5.0
+# #26: at least 10 labelled frames a second on this 2-core machine, the service beside the browser. Measured with
+# the machine to itself (quiet_machine: after the other workers' tests; under the suite's trainings it was 9.2).
+MIN_FPS = 10.0
 WATCH_S = 6.0
 
 
@@ -50,13 +50,13 @@ def open_page(browser, url: str, state: str = "ready") -> None:
     wait_for(browser, f"return window.ferLive && window.ferLive.state === {state!r}")
 
 
-def test_the_page_labels_the_camera_live(release_server, browser, camera):
+def test_the_page_labels_the_camera_live(release_server, browser, camera, quiet_machine):
     _, truth = camera
     open_page(browser, release_server.url)
     browser.find_element(By.ID, "camera-start").click()
     wait_for(browser, "return window.ferLive.records.length >= 10")  # camera on, the first answers in
-    # The page's own rate, not the suite's: the other pytest workers (a training, a server) share the 2 cores and
-    # can take a window below it, so up to three windows are watched and the best one is judged, all of it.
+    # Up to three windows, the best one judged, all of it: a background process of the machine (not a test) can
+    # still take one window below the rate.
     windows = [watch(browser, WATCH_S)]
     while windows[-1]["fps"] < MIN_FPS and len(windows) < 3:
         windows.append(watch(browser, WATCH_S))
