@@ -11,14 +11,18 @@ from fer_platform.models.blocks import classifier, face_input, preprocess
 
 def _residual_block(x, filters: int, stride: int, name: str, l2: float):
     """tflearn-style pre-activation block: BN-ReLU-conv3x3-BN-ReLU-conv3x3 + shortcut.
-    Where the shape changes the shortcut is a strided 1x1 projection (tflearn pads channels with zeros;
+    Where the shape changes the shortcut is a 1x1 projection of the subsampled input (tflearn pads channels with zeros;
     a projection keeps the graph free of Lambda layers, so it saves and loads on every backend)."""
     reg = keras.regularizers.L2(l2) if l2 else None
     pre = layers.BatchNormalization(name=f"{name}_bn1")(x)
     pre = layers.Activation("relu", name=f"{name}_relu1")(pre)
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(pre)
+        # The strided 1x1 projection as what it is, a subsample then a 1x1 conv (the same weights and outputs):
+        # oneDNN's AVX-512 backward pass of a strided 1x1 conv corrupts memory at odd batch sizes on some Intel
+        # CPUs (TF 2.21: a double free that kills a training at an epoch's odd last batch).
+        sampled = layers.MaxPooling2D(1, strides=stride, name=f"{name}_subsample")(pre) if stride != 1 else pre
+        shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_proj")(sampled)
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, kernel_regularizer=reg,
                       name=f"{name}_conv1")(pre)
     y = layers.BatchNormalization(name=f"{name}_bn2")(y)
