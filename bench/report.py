@@ -105,7 +105,9 @@ def row(r: dict) -> str:
         result = (f"FER.from_release(): ready {ours['ready_s']} s, {ours['fps']} frames/s (TensorFlow imported: "
                   f"{ours['tensorflow_imported']}); with min_face=50: {at_50.get('fps', '-')} frames/s; fer package: "
                   f"ready {theirs['ready_s']} s, {theirs['fps']} frames/s; ratio {r['fps_ratio']}x, at min face 50 "
-                  f"{r.get('fps_ratio_min_face_50', '-')}x ({r['clip']})")
+                  f"{r.get('fps_ratio_min_face_50', '-')}x; detect_video: "
+                  f"{r.get('ours_detect_video', {}).get('fps', '-')} frames/s, {r.get('fps_ratio_detect_video', '-')}x "
+                  f"({r['clip']})")
         target = "ready <= 2 s, >= 1.5x fer's frame rate"
     elif name == "int8":
         p = r["parity"]

@@ -57,6 +57,35 @@ def test_a_larger_minimum_face_searches_a_reduced_copy_and_finds_the_large_faces
     assert local.detect_emotions(small) and not fast.detect_emotions(small)
 
 
+def test_a_video_is_searched_near_the_last_faces_and_finds_and_labels_them_as_a_full_search_does(small_dataset):
+    """`detect_video`: the faces of two people moving at 8 px a frame, found in every frame (as a full search per
+    frame finds them) with the same labels on nearly every face, while most frames search only small regions."""
+    from fer_platform.edge.moving_demo import moving_clip
+    from fer_platform.faces import iou
+
+    faces = small_dataset.split("PrivateTest").images
+    clip = moving_clip([faces[0], faces[7]], frames=45)
+    fer = FER.from_release(REPO / "release")
+    detector, searched = fer._face_detector(), []  # the pixels the cascade is run over, at the scale searched
+    search = detector.detect
+    detector.detect = lambda gray, scale=1.0, *size: searched.append(gray.size * scale**2) or search(gray, scale, *size)
+    video = list(fer.detect_video(frame for frame, _ in clip))  # any iterable, consumed in order
+    full = detector.lossless_downscale() ** 2 * clip[0][0].size
+    assert len(video) == len(clip) and sum(searched) < 0.3 * len(clip) * full, sum(searched) / (len(clip) * full)
+    per_frame = [fer.detect_emotions(frame) for frame, _ in clip]
+    same = judged = 0
+    for (_, truth), ours, full in zip(clip, video, per_frame, strict=True):
+        for box in truth:
+            def at(found, box=box):
+                return max(found, key=lambda f: iou(box, tuple(f["box"].values())), default=None)
+
+            mine, theirs = at(ours), at(full)
+            assert mine and iou(box, tuple(mine["box"].values())) > 0.5, (box, ours)
+            if theirs and iou(box, tuple(theirs["box"].values())) > 0.5:
+                judged, same = judged + 1, same + (mine["label"] == theirs["label"])
+    assert judged >= 0.95 * 2 * len(clip) and same >= 0.9 * judged, (same, judged)
+
+
 def test_classify_crops(local, small_dataset):
     crops = small_dataset.split("PrivateTest").images[:5]
     answers = local.classify(crops)

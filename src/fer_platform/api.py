@@ -11,6 +11,7 @@ the service's /detect), in one call.
     # [{"box": {"x": 212, "y": 96, "w": 143, "h": 143}, "label": "happy", "confidence": 0.93,
     #   "probabilities": {"angry": 0.01, ..., "neutral": 0.02}}]
     fer.classify(crops)                 # (N, 48, 48) uint8 face crops: the same dicts, without boxes
+    for faces in fer.detect_video(frames): ...   # a video's frames in order, searched as fer-edge searches them
 
 In process, faces are found with the same Haar detector and settings as the service. The release is classified
 by its ONNX graph in ONNX Runtime, as the service does (no TensorFlow: ready in about a second); a `.keras` file
@@ -21,24 +22,26 @@ crops to /predict), so the answer is the served model's.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from fer_platform.contract import IMAGE_SHAPE, MODEL_NAME, TOKEN_ENV
+from fer_platform.contract import IMAGE_SHAPE, LIVE_FULL_SCAN_EVERY, MODEL_NAME, TOKEN_ENV
 from fer_platform.errors import UserError
 from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, detected_face, to_gray
 from fer_platform.labels import face_result
 from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
+from fer_platform.streams.face_search import FaceSearch
 
 Faces = list[dict[str, Any]]
 
 
 class FER:
     """Facial expressions of the faces in an image. Build one with `from_release`, `from_registry` or
-    `from_service`; then call `detect_emotions(image)` or `classify(crops)`."""
+    `from_service`; then call `detect_emotions(image)`, `detect_video(frames)` or `classify(crops)`."""
 
     def __init__(self, predict, detect=None, source: str = "", min_face: int | None = None):
         """`min_face`: the smallest face side (pixels) searched for in process; None: the service's (/detect's)
@@ -98,11 +101,30 @@ class FER:
         """Every face Haar finds in `image`, largest first: [{"box", "label", "confidence", "probabilities"}]."""
         if self._detect is not None:
             return self._detect(_encoded(image))
-        gray = _gray(image)
-        if self._detector is None:
-            self._detector = FaceDetector(self._settings)
+        gray, detector = _gray(image), self._face_detector()
         same_as_service = self._settings == DetectorSettings()
-        boxes = self._detector.detect(gray, 1.0 if same_as_service else self._detector.lossless_downscale())
+        return self._labelled(gray, detector.detect(gray, 1.0 if same_as_service else detector.lossless_downscale()))
+
+    def detect_video(self, frames: Iterable[str | Path | np.ndarray]) -> Iterator[Faces]:
+        """`detect_emotions` for the frames of one video or camera, in order: one list of faces per frame. Each
+        frame is searched near the faces of the frame before, and all over every LIVE_FULL_SCAN_EVERY frames or
+        when a face is lost, as fer-edge and the live page search: a fraction of a full search. A face that
+        appears beside tracked ones is found at the next full search (a third of a second at 30 FPS)."""
+        if self._detect is not None:  # a service searches every frame whole
+            yield from map(self.detect_emotions, frames)
+            return
+        detector = self._face_detector()
+        search = FaceSearch(detector, detector.lossless_downscale(), full_every=LIVE_FULL_SCAN_EVERY)
+        for frame in frames:
+            gray = _gray(frame)
+            yield self._labelled(gray, search.find(gray))
+
+    def _face_detector(self) -> FaceDetector:
+        if self._detector is None:  # the cascade loads on first use, not when the model does
+            self._detector = FaceDetector(self._settings)
+        return self._detector
+
+    def _labelled(self, gray: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> Faces:
         if not boxes:
             return []
         probabilities = self._predict(crop_faces(gray, boxes))
