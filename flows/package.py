@@ -63,7 +63,8 @@ def package_flow(params: str = "params.yaml", build: bool = True, dataset: str =
         info["bento"] = build_task()
     write_json(paths.BENTO_INFO, info)
     print(f"BentoML model {info['bento_model']} (registry version {info['version']}, ONNX max |diff| "
-          f"{info['parity']['max_abs_diff']:.1e} on {info['parity']['faces']} PrivateTest faces)"
+          f"{info['parity']['max_abs_diff']:.1e} on {info['parity']['faces']} PrivateTest faces"
+          + (", the release export's report: same provenance)" if info["parity"].get("reused") else ")")
           + (f", bento {info['bento']}" if build else ""))
     return info
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +17,15 @@ SHARED_FER = REPO.parent / "shared" / "datasets" / "fer2013"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def pytest_configure(config):
+    """absl (TensorFlow's logging) binds its handler to the sys.stderr of its first import: inside a test, that
+    test's capture, which Prefect's logging set-up later closes ("I/O operation on closed file" in every test
+    after). Bound here, once, to the real stderr."""
+    import absl.logging
+
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 def _require_shared() -> Path:
@@ -50,28 +61,66 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(QUICK_PROJECT_GROUP))
         elif "release_project" in names:  # one release project and server, not one per worker
             item.add_marker(pytest.mark.xdist_group("release_server"))
-    # A test that waits for a quiet machine goes last (its group's worker then waits only for the others' ends).
-    items.sort(key=lambda item: "quiet_machine" in getattr(item, "fixturenames", ()))
+    # Tests that wait for a quiet machine go last, with their modules (module-scoped fixtures, such as the browser,
+    # start once): their group's worker then waits only for the other workers' ends.
+    quiet = {item.module.__name__ for item in items if "quiet_machine" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: (item.module.__name__ in quiet, "quiet_machine" in getattr(item, "fixturenames", ())))
 
 
-# Which pytest-xdist workers are inside a test right now: one file each, in a folder of this run's own (the workers
-# share the run's uid). `quiet_machine` waits until the others are done, for a test that measures a rate.
+# Which pytest-xdist workers are inside a test right now: one file each (its pid, the test), in a folder of this
+# run's own (the workers share the run's uid). `quiet_machine` waits until the others are done.
+QUIET_FOR_S = 3.0  # this long with no other worker in a test: not a gap between two of its tests
+QUIET_WAIT_S = 1500  # the suite's longest worker (the quick project, ~12 min here) with room for a slower machine
+WAITING = "waiting for a quiet machine"  # a peer in quiet_machine too: not busy (else both would wait)
+
+
 def _activity_dir() -> Path | None:
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     return Path(tempfile.gettempdir()) / f"fer-tests-{run}" if run and os.environ.get("PYTEST_XDIST_WORKER") else None
 
 
-def pytest_runtest_logstart(nodeid, location):
+def _mark_activity(what: str | None) -> None:
     folder = _activity_dir()
-    if folder is not None:  # a worker (the controller relays these too: it runs no test)
+    if folder is None:  # not a worker (the controller relays these hooks too: it runs no test)
+        return
+    mine = folder / os.environ["PYTEST_XDIST_WORKER"]
+    if what is None:
+        mine.unlink(missing_ok=True)
+    else:
         folder.mkdir(exist_ok=True)
-        (folder / os.environ["PYTEST_XDIST_WORKER"]).write_text(nodeid)
+        mine.write_text(f"{os.getpid()} {what}")
+
+
+def _busy_peers(folder: Path) -> list[str]:
+    busy = []
+    for peer in folder.iterdir():
+        try:
+            pid, _, what = peer.read_text().partition(" ")
+        except FileNotFoundError:  # its test just ended
+            continue
+        if peer.name == os.environ["PYTEST_XDIST_WORKER"] or not pid or what == WAITING:
+            continue
+        try:
+            os.kill(int(pid), 0)  # a crashed worker's file stays: its pid is gone
+        except ProcessLookupError:
+            continue
+        busy.append(peer.name)
+    return busy
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _mark_activity(nodeid)
 
 
 def pytest_runtest_logfinish(nodeid, location):
+    _mark_activity(None)
+
+
+def pytest_sessionfinish(session):
     folder = _activity_dir()
     if folder is not None:
-        (folder / os.environ["PYTEST_XDIST_WORKER"]).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the last worker out removes it
+            folder.rmdir()
 
 
 @pytest.fixture
@@ -82,16 +131,15 @@ def quiet_machine():
     folder = _activity_dir()
     if folder is None:
         return
-    deadline, me, quiet_since = time.monotonic() + QUIET_WAIT_S, os.environ["PYTEST_XDIST_WORKER"], None
-    while quiet_since is None or time.monotonic() - quiet_since < QUIET_FOR_S:  # not a gap between two tests
-        busy = [name for name in os.listdir(folder) if name != me]
+    _mark_activity(WAITING)
+    deadline, quiet_since = time.monotonic() + QUIET_WAIT_S, None
+    while quiet_since is None or time.monotonic() - quiet_since < QUIET_FOR_S:
+        busy = _busy_peers(folder)
         quiet_since = None if busy else quiet_since or time.monotonic()
         if busy and time.monotonic() > deadline:
             pytest.fail(f"other pytest workers still in a test after {QUIET_WAIT_S} s: {busy}")
         time.sleep(0.5)
-
-
-QUIET_WAIT_S, QUIET_FOR_S = 1500, 3.0
+    _mark_activity("measuring")
 
 
 @pytest.fixture(scope="session")

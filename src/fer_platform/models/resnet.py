@@ -11,8 +11,8 @@ from fer_platform.models.blocks import classifier, face_input, preprocess
 
 def _residual_block(x, filters: int, stride: int, name: str, l2: float):
     """tflearn-style pre-activation block: BN-ReLU-conv3x3-BN-ReLU-conv3x3 + shortcut.
-    Where the shape changes the shortcut is a 1x1 projection of the subsampled input (tflearn pads channels with zeros;
-    a projection keeps the graph free of Lambda layers, so it saves and loads on every backend)."""
+    Where the shape changes the shortcut is a 1x1 projection of the input subsampled by the stride (tflearn pads
+    channels with zeros; a projection keeps the graph free of Lambda layers, so it saves and loads on every backend)."""
     reg = keras.regularizers.L2(l2) if l2 else None
     pre = layers.BatchNormalization(name=f"{name}_bn1")(x)
     pre = layers.Activation("relu", name=f"{name}_relu1")(pre)

@@ -8,6 +8,7 @@ predicted label is identical. Imports Keras and tf2onnx: never imported by the s
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib import metadata
 from pathlib import Path
 
@@ -43,13 +44,15 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def provenance(weights_sha256: str, onnx_path: Path, faces: np.ndarray) -> dict:
-    """What a parity report is a function of: the weights, the graph's bytes, the faces and the runtimes that
-    compute both sides. A report recorded with the same provenance (the committed release's) is reused, not
-    recomputed (Keras and ONNX Runtime on 1,024 faces: ~35 s here)."""
+def provenance(model, onnx_path: Path, faces: np.ndarray) -> dict:
+    """What a parity report is a function of: the Keras graph and its weights, the ONNX graph's bytes, the faces
+    and the runtimes that compute both sides. A report recorded with the same provenance (the committed
+    release's) is reused, not recomputed (Keras and ONNX Runtime on 1,024 faces: ~35 s here)."""
     faces_digest = hashlib.sha256(f"{faces.dtype}{faces.shape}".encode())
     faces_digest.update(np.ascontiguousarray(faces).tobytes())
-    return {"weights_sha256": weights_sha256, "onnx_sha256": hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest(),
+    graph = json.dumps(model.get_config(), sort_keys=True, default=str)  # the same weights in another graph (TTA)
+    return {"weights_sha256": weights_digest(model), "keras_graph_sha256": hashlib.sha256(graph.encode()).hexdigest(),
+            "onnx_sha256": hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest(),
             "faces_sha256": faces_digest.hexdigest(), "runtimes": _runtime_versions()}
 
 
@@ -63,12 +66,19 @@ def _runtime_versions() -> dict:
     return versions
 
 
-def recorded_parity(record: dict, weights_sha256: str, onnx_path: Path, faces: np.ndarray) -> dict | None:
-    """`record`'s parity report if it passed and was measured with this provenance; otherwise None (check it)."""
-    current = provenance(weights_sha256, onnx_path, faces)
-    if not record.get("ok") or any(record.get(key) != value for key, value in current.items()):
+def recorded_parity(record: dict, model, onnx_path: Path, faces: np.ndarray) -> dict | None:
+    """`record`'s parity report if it passed today's gate (faces, difference, labels) and was measured with this
+    provenance; otherwise None, and what differs is printed (the check runs, ~35 s)."""
+    passed = (record.get("ok") is True and record.get("faces", 0) >= MIN_PARITY_FACES
+              and record.get("max_abs_diff", np.inf) <= MAX_ABS_DIFF
+              and record.get("identical_labels") == record.get("faces"))
+    current = provenance(model, onnx_path, faces)
+    differ = [key for key, value in current.items() if record.get(key) != value]
+    reasons = ([] if passed else ["it does not pass today's gate"]) + ([f"other {', '.join(differ)}"] if differ else [])
+    if reasons:
+        print(f"parity: the recorded report is not reused ({'; '.join(reasons)}): checking again", flush=True)
         return None
-    return {**record, "reused": "recorded with the same weights, graph, faces and runtimes"}
+    return {**record, "reused": "recorded with the same graph, weights, ONNX bytes, faces and runtimes"}
 
 
 def export_onnx(model, path: Path) -> Path:

@@ -123,7 +123,6 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
         export_onnx,
         parity_faces,
         provenance,
-        weights_digest,
     )
 
     faces = parity_faces(dataset)  # a full FER2013 has 3,589; a test's subset fewer (the report says how many)
@@ -131,7 +130,7 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
         onnx_path = export_onnx(model, Path(tmp) / ONNX_FILE)
         parity = check_parity(model, onnx_path, faces, min_faces=min(MIN_PARITY_FACES, len(faces)))
         # The package stage reuses this export for these weights, and this report under the same provenance.
-        parity.update(provenance(weights_digest(model), onnx_path, faces))
+        parity.update(provenance(model, onnx_path, faces))
         os.replace(onnx_path, out_dir / ONNX_FILE)  # the graph first: a report never describes a missing file
         write_json(out_dir / ONNX_PARITY_FILE, parity)
     return parity

@@ -1,7 +1,7 @@
 """The serving runtime: the champion exported to ONNX, run by ONNX Runtime (no TensorFlow, no Keras).
 
 Chosen by measurement on the 2-core CPU (docs/benchmarks.md): Keras `predict()` took 50 ms for one face,
-ONNX Runtime 9.8 ms with the same probabilities (within 5e-7). Each session is pinned to `threads` so the
+ONNX Runtime 9.8 ms with the same probabilities (within 6e-7). Each session is pinned to `threads` so the
 model worker and the API worker do not oversubscribe the cores.
 """
 
