@@ -15,8 +15,17 @@ DEFAULT_FER = REPO.parent / "shared" / "datasets" / "fer2013"
 
 
 def machine() -> dict:
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    return {"cpu": _cpu_model() or platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _cpu_model() -> str:
+    """The CPU's name (one lent machine is an AMD EPYC, another an Intel Xeon: their numbers differ)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
 
 
 # Paths whose change does not change what a benchmark measures: results, their tables, prose, the tests.
