@@ -55,23 +55,39 @@ def test_the_writer_writes_lines_rotates_within_its_bound_and_drops_rather_than_
     assert accepted == [True, False, False] and slow.dropped == 32
 
 
-def test_logging_costs_the_request_microseconds(tmp_path, faces):
-    """The hot path is one queue append; the statistics and the write happen in the writer thread. Measured
-    here in process: the request's part, and the writer's per face (printed with -s)."""
-    log = PredictionLog(tmp_path, "m:1", "1", max_bytes=10_000_000, backups=1, queue_faces=100_000)
+def test_the_request_only_queues_the_statistics_and_the_write_happen_in_the_writer(tmp_path, faces):
+    """The hot path is one queue append (#22: asserted as behaviour, not as a time, which a busy CI machine
+    missed): with the disk stalled, 2,000 requests are all accepted and none written; a batch whose statistics
+    cannot be computed is accepted too, fails in the writer alone, and the writer goes on. The cost is printed
+    (-s); bench/reliability_load measures the service with the log on."""
     import secrets
+    import threading
 
+    log = PredictionLog(tmp_path, "m:1", "1", max_bytes=10_000_000, backups=1, queue_faces=100_000)
+    gate, write, request_thread = threading.Event(), log.handler.emit, threading.current_thread()
+
+    def stalled_disk(record):  # until the gate opens
+        assert threading.current_thread() is not request_thread, "written on the request's thread"
+        gate.wait()
+        write(record)
+
+    log.handler.emit = stalled_disk
     face, probs, one = faces[:1], np.full((1, 7), 1 / 7, np.float32), range(2000)
     start = time.perf_counter()
-    for _ in one:  # what FerService._answered does for a 1-face request: an id, a Batch, the append
-        log.submit(Batch("/predict", [secrets.token_hex(8)], face, probs, [48], 1.0, now()))
+    accepted = [log.submit(Batch("/predict", [secrets.token_hex(8)], face, probs, [48], 1.0, now())) for _ in one]
     submit_us = (time.perf_counter() - start) / len(one) * 1e6
+    assert all(accepted) and log.written == 0  # answered while nothing could be written
+    unreadable = Batch("/predict", ["bad"], face, np.ones((0, 7), np.float32), [48], 1.0, now())  # no answer row
+    assert log.submit(unreadable)  # nothing computed on the request's thread, so nothing to fail there
+    assert log.submit(Batch("/predict", ["after"], face, probs, [48], 1.0, now()))
+    gate.set()
     start = time.perf_counter()
     log.close(timeout=30)
     writer_us = (time.perf_counter() - start) / len(one) * 1e6
-    assert log.written == 2000
+    assert log.written == 2001 and log.dropped == 0  # the bad batch failed alone; the one after it was written
+    ids = [json.loads(line)["face_id"] for line in log.path.read_text().splitlines()]
+    assert len(ids) == 2001 and ids[-1] == "after" and "bad" not in ids
     print(f"\nprediction log: {submit_us:.1f} us per request on the hot path; writer {writer_us:.0f} us per face")
-    assert submit_us < 200
 
 
 def logged(directory, ids: set[str], timeout: float = 10.0) -> dict[str, dict]:
