@@ -32,11 +32,12 @@ CACHE = REPO / "bench" / ".cache"
 BIN = Path(sys.executable).parent
 
 
-def clip(faces: int) -> Path:
-    path = CACHE / f"steady_{faces}.mp4"
+def clip(faces: int, frames: int = 300, fps: int = 30) -> Path:
+    # Named by everything it is made with: a clip cached by other settings is never measured as this one.
+    path = CACHE / f"steady_{faces}_{frames}f_{fps}fps.mp4"
     if not path.exists():
         subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out", str(path),
-                        "--steady-faces", str(faces), "--frames", "300", "--fps", "30"], check=True)
+                        "--steady-faces", str(faces), "--frames", str(frames), "--fps", str(fps)], check=True)
     return path
 
 

@@ -97,6 +97,8 @@ def detect_latency(url: str, repeats: int = 20) -> dict:
     # edge_fps's one-face clip, made by it (its own here made a 30-frame clip under the same name, which edge_fps
     # and python_api then measured as theirs)
     ok, frame = cv2.VideoCapture(str(clip(1))).read()
+    if not ok:
+        raise SystemExit(f"{clip(1)} has no readable frame: delete it and run again")
     jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
     ms, faces = [], 0
     with httpx.Client(timeout=30) as http:

@@ -46,7 +46,7 @@ def import_from_registry(registered_model: str, parity_faces: np.ndarray, alias:
             shutil.copyfile(exported[0], onnx_path)
             onnx_source = f"{exported[0]} (exported from the same weights)"
             try:
-                parity = (recorded_parity(exported[1], model, onnx_path, parity_faces)
+                parity = (recorded_parity(exported[1], model, onnx_path, parity_faces, weights)
                           or check_parity(model, onnx_path, parity_faces))
             except Exception as err:  # noqa: BLE001 - another graph, or a file ONNX Runtime cannot load: export
                 parity = None

@@ -44,14 +44,15 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def provenance(model, onnx_path: Path, faces: np.ndarray) -> dict:
+def provenance(model, onnx_path: Path, faces: np.ndarray, weights_sha256: str | None = None) -> dict:
     """What a parity report is a function of: the Keras graph and its weights, the ONNX graph's bytes, the faces
     and the runtimes that compute both sides. A report recorded with the same provenance (the committed
-    release's) is reused, not recomputed (Keras and ONNX Runtime on 1,024 faces: ~35 s here)."""
+    release's) is reused, not recomputed (Keras and ONNX Runtime on 1,024 faces: ~35 s here). `weights_sha256`:
+    the weights' digest when the caller has it already (hashing them again takes a second for a release)."""
     faces_digest = hashlib.sha256(f"{faces.dtype}{faces.shape}".encode())
     faces_digest.update(np.ascontiguousarray(faces).tobytes())
     graph = json.dumps(model.get_config(), sort_keys=True, default=str)  # the same weights in another graph (TTA)
-    return {"weights_sha256": weights_digest(model), "keras_graph_sha256": hashlib.sha256(graph.encode()).hexdigest(),
+    return {"weights_sha256": weights_sha256 or weights_digest(model), "keras_graph_sha256": hashlib.sha256(graph.encode()).hexdigest(),
             "onnx_sha256": hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest(),
             "faces_sha256": faces_digest.hexdigest(), "runtimes": _runtime_versions()}
 
@@ -66,13 +67,18 @@ def _runtime_versions() -> dict:
     return versions
 
 
-def recorded_parity(record: dict, model, onnx_path: Path, faces: np.ndarray) -> dict | None:
+def passes_gate(faces: int, max_abs_diff: float, identical_labels: int, min_faces: int = MIN_PARITY_FACES) -> bool:
+    """The parity gate, for a check made now and for a recorded report alike."""
+    return faces >= min_faces and max_abs_diff <= MAX_ABS_DIFF and identical_labels == faces
+
+
+def recorded_parity(record: dict, model, onnx_path: Path, faces: np.ndarray,
+                    weights_sha256: str | None = None) -> dict | None:
     """`record`'s parity report if it passed today's gate (faces, difference, labels) and was measured with this
     provenance; otherwise None, and what differs is printed (the check runs, ~35 s)."""
-    passed = (record.get("ok") is True and record.get("faces", 0) >= MIN_PARITY_FACES
-              and record.get("max_abs_diff", np.inf) <= MAX_ABS_DIFF
-              and record.get("identical_labels") == record.get("faces"))
-    current = provenance(model, onnx_path, faces)
+    passed = record.get("ok") is True and passes_gate(record.get("faces", 0), record.get("max_abs_diff", np.inf),
+                                                      record.get("identical_labels", -1))
+    current = provenance(model, onnx_path, faces, weights_sha256)
     differ = [key for key, value in current.items() if record.get(key) != value]
     reasons = ([] if passed else ["it does not pass today's gate"]) + ([f"other {', '.join(differ)}"] if differ else [])
     if reasons:
@@ -100,7 +106,7 @@ def check_parity(model, onnx_path: Path, faces: np.ndarray, min_faces: int = MIN
     diff = float(np.abs(expected - served).max())
     same_labels = int((expected.argmax(axis=1) == served.argmax(axis=1)).sum())
     report = {"faces": len(faces), "max_abs_diff": diff, "max_abs_diff_allowed": MAX_ABS_DIFF,
-              "identical_labels": same_labels, "ok": diff <= MAX_ABS_DIFF and same_labels == len(faces)}
+              "identical_labels": same_labels, "ok": passes_gate(len(faces), diff, same_labels, min_faces)}
     if not report["ok"]:
         raise ParityError(f"the ONNX export differs from Keras on {len(faces)} PrivateTest faces: max "
                           f"|p_keras - p_onnx| = {diff:.2e} (allowed {MAX_ABS_DIFF:.0e}), "
