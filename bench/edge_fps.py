@@ -32,21 +32,27 @@ CACHE = REPO / "bench" / ".cache"
 BIN = Path(sys.executable).parent
 
 
-def clip(faces: int, frames: int = 300, fps: int = 30) -> Path:
-    # Named by everything it is made with: a clip cached by other settings is never measured as this one.
-    path = CACHE / f"steady_{faces}_{frames}f_{fps}fps.mp4"
+def _generated(path: Path, *options: str) -> Path:
+    """The demo generator's clip at `path`, made once: written under another name and renamed when whole, so an
+    interrupted run leaves no half clip to be measured next time."""
     if not path.exists():
-        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out", str(path),
-                        "--steady-faces", str(faces), "--frames", str(frames), "--fps", str(fps)], check=True)
+        partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out",
+                        str(partial), *options], check=True)
+        if partial.with_suffix(".json").exists():  # the clip's labels, beside it
+            partial.with_suffix(".json").replace(path.with_suffix(".json"))
+        partial.replace(path)
     return path
+
+
+def clip(faces: int, frames: int = 300, fps: int = 30) -> Path:
+    # Named by its settings: a clip cached with other settings (once, 30 frames) is not measured as this one.
+    return _generated(CACHE / f"steady_{faces}_{frames}f_{fps}fps.mp4", "--steady-faces", str(faces),
+                      "--frames", str(frames), "--fps", str(fps))
 
 
 def demo_clip() -> Path:
-    path = CACHE / "demo.mp4"
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "fer_platform.edge.demo", "--fer", str(DEFAULT_FER), "--out", str(path)],
-                       check=True)
-    return path
+    return _generated(CACHE / "demo.mp4")
 
 
 def detection_rate(video: Path, min_face: int = EDGE_MIN_FACE) -> dict:

@@ -48,11 +48,12 @@ def provenance(model, onnx_path: Path, faces: np.ndarray, weights_sha256: str | 
     """What a parity report is a function of: the Keras graph and its weights, the ONNX graph's bytes, the faces
     and the runtimes that compute both sides. A report recorded with the same provenance (the committed
     release's) is reused, not recomputed (Keras and ONNX Runtime on 1,024 faces: ~35 s here). `weights_sha256`:
-    the weights' digest when the caller has it already (hashing them again takes a second for a release)."""
+    the weights' digest when the caller has it already (not hashed twice)."""
     faces_digest = hashlib.sha256(f"{faces.dtype}{faces.shape}".encode())
     faces_digest.update(np.ascontiguousarray(faces).tobytes())
     graph = json.dumps(model.get_config(), sort_keys=True, default=str)  # the same weights in another graph (TTA)
-    return {"weights_sha256": weights_sha256 or weights_digest(model), "keras_graph_sha256": hashlib.sha256(graph.encode()).hexdigest(),
+    return {"weights_sha256": weights_sha256 or weights_digest(model),
+            "keras_graph_sha256": hashlib.sha256(graph.encode()).hexdigest(),
             "onnx_sha256": hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest(),
             "faces_sha256": faces_digest.hexdigest(), "runtimes": _runtime_versions()}
 
