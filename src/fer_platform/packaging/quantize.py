@@ -29,8 +29,16 @@ def calibration_faces(train_images: np.ndarray, n: int = CALIBRATION_FACES, seed
 
 
 def quantize(float_path: Path, out_path: Path, calibration: np.ndarray, batch: int = 32, **options) -> Path:
-    """`float_path` -> int8 `out_path`, activation ranges from `calibration` (N, 48, 48) uint8 faces."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    """`float_path` -> int8 `out_path`, activation ranges from `calibration` (N, 48, 48) uint8 faces.
+
+    Ranges by the 99.999th percentile of each activation, not its min and max: chosen on PublicTest, where the
+    release's labels agree with its float graph's on 98.8% of faces (min-max 98.2%, entropy 98.2%, percentile
+    without the stems and heads 98.4%; 480 faces each). The gate's PrivateTest faces are only measured after."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    if len(calibration) % batch:  # ONNX Runtime's histogram calibrators need equal batches
+        raise ValueError(f"{len(calibration)} calibration faces are not a multiple of the batch ({batch})")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     input_name = FaceClassifier(float_path).input_name
@@ -50,7 +58,8 @@ def quantize(float_path: Path, out_path: Path, calibration: np.ndarray, batch: i
     quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
     try:
         quantize_static(str(prepared), str(out_path), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, **options)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        **{"calibrate_method": CalibrationMethod.Percentile, **options})
     finally:
         prepared.unlink(missing_ok=True)
     return out_path
