@@ -15,7 +15,8 @@ from fer_platform.data.pack import pack_image_folders
 from tests.conftest import REPO
 from tests.training.recipes import small_cnn_raw
 
-pytestmark = pytest.mark.slow
+# One worker for the module: its fixture is a training (~20 s), which ran once per worker the tests were spread on.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hosted")]
 
 
 def _run(args, cwd, **env):

@@ -18,6 +18,10 @@ from fer_platform.tracking.model_versions import RegistryUnavailable
 from fer_platform.tracking.promotion import CHALLENGER, CHAMPION, Candidate, decide
 from tests.conftest import REPO
 
+# One worker for the module: promotion_models trains three models and migrates an MLflow store, once per
+# worker the tests were spread on.
+pytestmark = pytest.mark.xdist_group("promotion")
+
 
 def test_decide_gate():
     assert decide(0.60, None, 0.01)[0] == CHAMPION
