@@ -28,6 +28,7 @@ from fer_platform.training.distribution import apply_distribution
 from fer_platform.training.mixup import mixup_batches
 from fer_platform.training.recipe import (
     as_model_input,
+    build_before_tracing,
     build_compiled,
     check_init_from,
     class_weights,
@@ -158,6 +159,7 @@ def _fit(model, settings: TrainSettings, data: _TrainingData, state: dict, callb
     else:
         inputs = {"x": data.x_train, "y": data.y_train, "batch_size": settings.batch_size, "shuffle": True,
                   "class_weight": class_weights(data.train.labels, settings.class_weight)}
+    build_before_tracing(model, data.x_train[:1], data.y_train[:1])
     model.fit(
         **inputs,
         validation_data=(data.x_selection, data.y_selection),
