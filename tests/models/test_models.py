@@ -10,7 +10,7 @@ import yaml
 
 from fer_platform.config import Params, apply_overrides, load_params
 from fer_platform.models import build_model, known_architectures
-from fer_platform.training.recipe import as_model_input
+from fer_platform.training.recipe import as_model_input, build_before_tracing
 from tests.conftest import REPO
 
 AUGMENT = {"flip": True, "translation": 0.1, "rotation": 0.05, "zoom": 0.1}
@@ -53,6 +53,7 @@ def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     model = build_model(name, augment=AUGMENT, **recipe_model_args(name))
     assert model.input.dtype == "uint8" and tuple(model.input.shape) == (None, 48, 48, 1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    build_before_tracing(model, x[:1], y[:1])  # as the trainings do: the step is traced once
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
     probs = model.predict(x, verbose=0)
