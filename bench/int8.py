@@ -24,8 +24,7 @@ from fer_platform.data.dataset import load_dataset
 from fer_platform.labels import SELECTION, TRAIN
 from fer_platform.paths import DATASET
 from fer_platform.packaging.onnx_export import parity_faces
-from fer_platform.packaging.quantize import (CALIBRATION_FACES, CALIBRATION_SEED, calibration_faces,
-                                             int8_parity, quantize)
+from fer_platform.packaging.quantize import CALIBRATION_SEED, calibration_faces, int8_parity, quantize
 from fer_platform.serving.runtime import FaceClassifier
 
 
@@ -62,7 +61,7 @@ def main() -> int:
         result = {name: {"ms_one_face": one[name], "ms_batch_8": eight[name]} for name in models}
     speedup = round(result["float"]["ms_one_face"] / result["int8"]["ms_one_face"], 2)
     graph = str(args.onnx.relative_to(REPO)) if args.onnx.is_relative_to(REPO) else str(args.onnx)
-    calibrated = f"{CALIBRATION_FACES} Training faces (seed {CALIBRATION_SEED})"
+    calibrated = f"{len(calibration)} Training faces (seed {CALIBRATION_SEED})"
     write_result("int8", {"graph": graph,
                           "calibration": f"{calibrated}, 99.999th percentile of each activation's magnitude, "
                                          "QDQ per-channel",

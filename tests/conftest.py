@@ -17,7 +17,7 @@ SHARED_FER = REPO.parent / "shared" / "datasets" / "fer2013"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # a repo a test `dvc init`s (the project's own .dvc/config says so)
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # repos a test `dvc init`s (the project: its .dvc/config)
 
 
 def pytest_configure(config):

@@ -11,7 +11,7 @@ the service's /detect), in one call.
     # [{"box": {"x": 212, "y": 96, "w": 143, "h": 143}, "label": "happy", "confidence": 0.93,
     #   "probabilities": {"angry": 0.01, ..., "neutral": 0.02}}]
     fer.classify(crops)                 # (N, 48, 48) uint8 face crops: the same dicts, without boxes
-    for faces in fer.detect_video(frames): ...   # a video's frames in order, each searched near the last's faces
+    for faces in fer.detect_video(frames): ...   # a video's frames in order, searched near the last faces
 
 In process, faces are found with the same Haar detector and settings as the service. The release is classified
 by its ONNX graph in ONNX Runtime, as the service does (no TensorFlow: ready in about a second); a `.keras` file

@@ -40,8 +40,8 @@ def quantize(float_path: Path, out_path: Path, calibration: np.ndarray, batch: i
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     options = {"calibrate_method": CalibrationMethod.Percentile, **options}
-    if options["calibrate_method"] != CalibrationMethod.MinMax and len(calibration) % batch:
-        # ONNX Runtime's histogram calibrators (percentile, entropy, distribution) stack equal batches
+    stacks_batches = options["calibrate_method"] != CalibrationMethod.MinMax  # the histogram calibrators
+    if stacks_batches and len(calibration) > batch and len(calibration) % batch:
         raise ValueError(f"{len(calibration)} calibration faces are not a multiple of the batch ({batch})")
 
     input_name = FaceClassifier(float_path).input_name

@@ -61,13 +61,13 @@ def make_optimizer(settings: TrainSettings, steps_per_epoch: int):
 
 def build_before_tracing(model, x, y) -> None:
     """Create the variables a first train step would (the optimizer's slots, the metrics' totals) before fit
-    traces that step. On TensorFlow without a distribution strategy, Keras creates them inside the traced step,
-    and tf.function then traces it twice. Keras's own symbolic build (what it runs under a strategy), from one
-    batch's shapes: the same weights after training, and a resnet_compact's first quick-profile epoch took
-    6.4 CPU-s instead of 13.1."""
+    traces that step. On TensorFlow without a distribution strategy, Keras creates them inside the traced
+    step, and tf.function then traces it twice. Keras's own symbolic build (what it runs itself under a
+    strategy; private in Keras 3.15, which uv.lock pins), from one batch's shapes: the same weights after
+    training, and a resnet_compact's first quick-profile epoch took 6.4 CPU-s instead of 13.1."""
     import keras  # start-up cost, as above
 
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and getattr(model, "_distribute_strategy", None) is None:
         model._symbolic_build(data_batch=(x, y, None))
 
 
