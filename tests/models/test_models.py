@@ -54,6 +54,7 @@ def test_architecture_trains_and_round_trips(name, faces, tmp_path):
     assert model.input.dtype == "uint8" and tuple(model.input.shape) == (None, 48, 48, 1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     build_before_tracing(model, x[:1], y[:1])  # as the trainings do: the step is traced once
+    assert model.optimizer.built
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
     probs = model.predict(x, verbose=0)

@@ -18,25 +18,22 @@ def test_a_histogram_calibration_of_unequal_batches_is_refused_with_a_clear_erro
     assert not list(tmp_path.iterdir())
 
 
-def test_the_release_in_int8_keeps_its_labels_on_real_faces_and_is_judged_by_the_gate(tmp_path, small_dataset):
-    from onnxruntime.quantization import CalibrationMethod
-
+def test_the_int8_release_keeps_its_labels_on_real_faces_and_the_gate_judges_it(tmp_path, small_dataset):
     from fer_platform.labels import REPORT, SELECTION, TRAIN
-    from fer_platform.packaging.quantize import MAX_ACCURACY_DROP, MIN_LABEL_AGREEMENT, calibration_faces, \
-        int8_parity, quantize
+    from fer_platform.packaging.quantize import calibration_faces, int8_parity, quantize
 
-    calibration = calibration_faces(small_dataset.split(TRAIN).images)  # all 42: min-max takes any number
-    assert len(calibration) == 42
-    int8 = quantize(RELEASE_ONNX, tmp_path / "model.int8.onnx", calibration,
-                    calibrate_method=CalibrationMethod.MinMax)
+    calibration = calibration_faces(small_dataset.split(TRAIN).images)  # all 42, in 3 equal batches
+    int8_path = quantize(RELEASE_ONNX, tmp_path / "model.int8.onnx", calibration, batch=14)  # percentile
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx"]  # the prepared graph removed
 
-    selection = small_dataset.split(SELECTION)
-    parity = small_dataset.split(REPORT).images
-    report = int8_parity(RELEASE_ONNX, int8, parity, selection.images, selection.labels)
-    assert (report["parity_faces"], report["selection_faces"]) == (42, 42)
+    selection, parity_faces = small_dataset.split(SELECTION), small_dataset.split(REPORT).images
+    report = int8_parity(RELEASE_ONNX, int8_path, parity_faces, selection.images, selection.labels)
     assert report["size_mb"]["int8"] < report["size_mb"]["float"] / 2  # int8 weights
-    assert report["label_agreement"] >= 0.9, report
-    accuracy = report["selection_accuracy"]
-    assert report["ok"] == (report["label_agreement"] >= MIN_LABEL_AGREEMENT
-                            and accuracy["float"] - accuracy["int8"] <= MAX_ACCURACY_DROP), report
+    # "Not broken", not the gate: agreement depends on the CPU (docs/results.md: 85.4% on an AMD EPYC, 97.8%
+    # on an Intel Xeon for min-max ranges); a graph that lost its labels agrees by chance, 1 in 7.
+    assert report["label_agreement"] >= 0.75, report
+
+    same = int8_parity(RELEASE_ONNX, RELEASE_ONNX, parity_faces, selection.images, selection.labels)
+    assert same["label_agreement"] == 1.0 and same["ok"], same  # a graph equal to the float one passes
+    drop = report["selection_accuracy"]["float"] - report["selection_accuracy"]["int8"]
+    assert report["ok"] == (report["label_agreement"] >= 0.98 and drop <= 0.003), report

@@ -38,6 +38,23 @@ def test_warmup_is_only_for_cosine_and_says_so(tmp_path):
         load_params(tmp_path / "params.yaml").train_settings("cnn")
 
 
+def test_a_recipe_model_has_every_training_variable_before_its_first_step():
+    """build_before_tracing: the optimizer's slots and the metrics' totals exist before fit traces a step (else
+    tf.function traces the first step twice), and building them changes no weight."""
+    import numpy as np
+
+    from fer_platform.training.recipe import as_model_input, build_before_tracing, build_compiled, one_hot
+
+    model = build_compiled(_settings(), steps_per_epoch=2)
+    weights = model.get_weights()
+    assert not model.optimizer.built and not all(metric.variables for metric in model.metrics)
+    build_before_tracing(model, as_model_input(np.zeros((1, 48, 48), np.uint8)), one_hot(np.array([3])))
+    assert model.optimizer.built and len(model.optimizer.variables) > len(model.trainable_variables)
+    assert all(metric.variables for metric in model.metrics)  # the loss's mean and the accuracy's totals
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
 @pytest.mark.slow  # trains
 def test_reduce_on_plateau_lowers_the_rate_when_publictest_stops_improving(tmp_path, small_dataset):
     from fer_platform.training.fit import train_architecture
