@@ -29,6 +29,8 @@ class AugmentSettings(Settings):
     blur: float = Field(default=0.0, ge=0, le=1)
     noise: float = Field(default=0.0, ge=0, le=0.5)
     low_resolution: float = Field(default=0.0, ge=0, le=1)
+    # The share of faces that get the camera's perturbations at all (the rest only the framing ones): 1 = all.
+    camera_share: float = Field(default=1.0, gt=0, le=1)
     # Random crops of this side in training (the backbone's input), centre or ten crops at test time
     # (models.crops). None: the backbone sees the whole 48x48 face, as the existing recipes do.
     crop: int | None = Field(default=None, ge=16, le=48)

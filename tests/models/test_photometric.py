@@ -49,13 +49,22 @@ def test_each_option_does_what_its_name_says(faces):
     assert np.abs(noisy - faces).mean() > 0.005
 
 
+def test_a_share_of_the_faces_gets_the_camera_and_the_rest_pass_through(faces):
+    every = run(CameraAugment(brightness=0.3, noise=0.05, seed=8), faces)
+    assert not np.isclose(every, faces, atol=1e-6).all(axis=(1, 2, 3)).any()  # share 1: every face changed
+    half = run(CameraAugment(brightness=0.3, noise=0.05, seed=8, share=0.5), faces)
+    untouched = np.isclose(half, faces, atol=1e-6).all(axis=(1, 2, 3))
+    assert 4 <= untouched.sum() <= len(faces) - 4, untouched.sum()  # 32 faces at 1/2: 4..28 is 1 in 10^5 off
+
+
 def test_a_recipe_with_camera_options_saves_and_loads_with_them(tmp_path, faces):
-    augment = {"flip": True, "brightness": 0.2, "blur": 0.3, "low_resolution": 0.25}
+    augment = {"flip": True, "brightness": 0.2, "blur": 0.3, "low_resolution": 0.25, "camera_share": 0.5}
     model = build_model("cnn", augment=augment, **SMALL_CNN)
     model.save(tmp_path / "m.keras")
     reloaded = load_model(tmp_path / "m.keras")
     layer = reloaded.get_layer("camera_augment")
-    assert isinstance(layer, CameraAugment) and (layer.brightness, layer.blur, layer.low_resolution) == (0.2, 0.3, 0.25)
+    assert isinstance(layer, CameraAugment)
+    assert (layer.brightness, layer.blur, layer.low_resolution, layer.share) == (0.2, 0.3, 0.25, 0.5)
     x = (faces[:4] * 255).astype("uint8")
     assert np.allclose(model.predict(x, verbose=0), reloaded.predict(x, verbose=0), atol=1e-6)
     plain = build_model("cnn", augment={"flip": True}, **SMALL_CNN)
@@ -68,6 +77,7 @@ def test_options_off_leave_checkpoint_fingerprints_as_they_were():
     from tests.conftest import REPO
 
     settings = load_params(REPO / "params.yaml").train_settings("resnet_compact")
-    assert "brightness" not in settings_identity(settings) and "low_resolution" not in settings_identity(settings)
+    for option in ("brightness", "low_resolution", "camera_share"):
+        assert option not in settings_identity(settings)
     on = settings.model_copy(update={"augment": settings.augment.model_copy(update={"blur": 0.3})})
     assert settings_identity(on) != settings_identity(settings)

@@ -33,7 +33,8 @@ def preprocess(x, augment: dict):
         x = FaceAugment(**options, name="augment", dtype="float32")(x)
     camera = {k: augment.get(k, 0.0) for k in CAMERA_OPTIONS}
     if any(camera.values()):  # the camera's perturbations after the framing ones, as a real frame has them
-        x = CameraAugment(**camera, name="camera_augment", dtype="float32")(x)
+        x = CameraAugment(**camera, share=augment.get("camera_share", 1.0), name="camera_augment",
+                          dtype="float32")(x)
     if augment.get("crop"):  # random crops in training, centre or ten crops at test time (models.crops)
         x = FaceCrops(augment["crop"], name="crops", dtype="float32")(x)
     return x

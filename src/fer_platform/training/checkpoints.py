@@ -36,7 +36,8 @@ class TrainingDiverged(UserError):
 # checkpoint written before they existed (an interrupted full-recipe training) still resumes.
 ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill",
                "init_from"}
-ADDED_LATER_AUGMENT = {"erasing", "crop", "brightness", "contrast", "gamma", "blur", "noise", "low_resolution"}
+ADDED_LATER_AUGMENT = {"erasing", "crop", "brightness", "contrast", "gamma", "blur", "noise", "low_resolution",
+                       "camera_share"}
 # How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
 EXECUTION_ONLY = {"distribution", "precision"}
 
