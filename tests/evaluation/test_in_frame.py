@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from fer_platform.data.splits import cap_per_class
 from fer_platform.evaluation.in_frame import (
     FACE_SIDES,
     HEIGHT,
+    SEED,
     WIDTH,
     InFrameFaces,
     compose_frame,
@@ -60,3 +62,7 @@ def test_searches_round_trip_through_their_file(small_dataset, tmp_path):
         assert len(labels) == 14 and np.array_equal(loaded[split][0], labels)
         assert np.array_equal(loaded[split][1].crops, found.crops)
         assert np.array_equal(loaded[split][1].found, found.found)
+    # Searched side by side, each split is what a search of its own faces alone finds (seeded per split).
+    labels, found = searches["PublicTest"]
+    alone = detect_in_frames(cap_per_class(small_dataset.split("PublicTest"), 2, SEED).images, SEED)
+    assert np.array_equal(found.found, alone.found) and np.array_equal(found.crops, alone.crops)
