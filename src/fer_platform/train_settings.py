@@ -83,7 +83,7 @@ class TrainSettings(Settings):
     # Train on soft targets from a teacher (an ensemble), so one small model keeps more of its accuracy.
     distill: DistillSettings | None = None
     # Warm start: the initial weights from a saved model of the same graph (e.g. a release member's
-    # model.keras), so a CPU fine-tunes for a few epochs (say, with the camera augmentation) instead of
+    # model.keras, or a registered one: models:/fer-classifier@champion), so a CPU fine-tunes for a few epochs (say, with the camera augmentation) instead of
     # training from scratch. Augmentation layers hold no weights, so the recipe may add or change them.
     init_from: str | None = None
 

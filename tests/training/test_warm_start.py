@@ -45,3 +45,39 @@ def test_a_missing_warm_start_file_stops_the_training_before_it_starts(tmp_path,
     with pytest.raises(InvalidArgument, match="init_from: .*gone.keras not found"):
         train_architecture("cnn", settings, small_dataset, tmp_path / "ckpt", tmp_path / "out", tracking=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_error(tmp_path, small_dataset,
+                                                                                      monkeypatch):
+    """init_from: models:/NAME@ALIAS, from a real MLflow store (SQLite): the registered weights, and a checkpoint
+    fingerprint that a later download keeps (a resumed fine-tune resumes)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from fer_platform.models import build_recipe_model
+    from fer_platform.tracking import store
+    from fer_platform.tracking.model_logging import log_keras_model
+    from fer_platform.training import recipe
+    from fer_platform.training.checkpoints import fingerprint
+    from fer_platform.training.recipe import build_compiled
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)  # the store's artifacts land here
+    recipe.init_from_file.cache_clear()
+    base = small_cnn()
+    member = build_recipe_model(base)
+    store.configure()
+    with mlflow.start_run():
+        info = log_keras_model(member)
+    version = mlflow.register_model(info.model_uri, "warm-start-test").version
+    MlflowClient().set_registered_model_alias("warm-start-test", "champion", version)
+
+    warm = base.model_copy(update={"init_from": "models:/warm-start-test@champion"})
+    model = build_compiled(warm, steps_per_epoch=3)
+    for ours, theirs in zip(model.get_weights(), member.get_weights(), strict=True):
+        assert np.array_equal(ours, theirs)
+    first = fingerprint(warm, small_dataset)
+    recipe.init_from_file.cache_clear()  # a later process downloads it again: the same bytes, the same training
+    assert fingerprint(warm, small_dataset) == first != fingerprint(base, small_dataset)
+    with pytest.raises(InvalidArgument, match="init_from: models:/warm-start-test@nobody cannot be read"):
+        build_compiled(base.model_copy(update={"init_from": "models:/warm-start-test@nobody"}), 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import mlflow
 import mlflow.keras
@@ -39,3 +41,16 @@ def load_logged_model(model_uri: str):
     """A logged Keras model (`runs:/…`, `models:/name@alias`), our custom layers registered first."""
     register_layers()
     return mlflow.keras.load_model(model_uri)
+
+
+def download_keras_file(model_uri: str, dst: Path) -> Path:
+    """The saved .keras file of a logged or registered model (`models:/NAME@ALIAS`, `models:/NAME/VERSION`,
+    `runs:/RUN/model`) from the tracking store into `dst`: the stored artifact, the same bytes every time."""
+    from fer_platform.tracking import store
+
+    store.configure()
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+    found = sorted(local.rglob("*.keras"))
+    if not found:
+        raise FileNotFoundError(f"{model_uri} holds no .keras file (not a model this platform logged)")
+    return found[0]

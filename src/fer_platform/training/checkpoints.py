@@ -23,6 +23,7 @@ from fer_platform.data.dataset import FerDataset
 from fer_platform.errors import UserError
 from fer_platform.io import write_json, write_with
 from fer_platform.models import load_model
+from fer_platform.training.recipe import init_from_file
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
 SUPERSEDED = "superseded"  # checkpoints of other settings, kept (never deleted) until they train again
@@ -60,7 +61,7 @@ def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
     if settings.distill:  # another teacher at the same path is another training
         h.update(hashlib.sha256(Path(settings.distill.teacher).read_bytes()).hexdigest().encode())
     if settings.init_from:  # and other starting weights at the same path another
-        h.update(hashlib.sha256(Path(settings.init_from).read_bytes()).hexdigest().encode())
+        h.update(hashlib.sha256(init_from_file(settings.init_from).read_bytes()).hexdigest().encode())
     return h.hexdigest()[:16]
 
 

@@ -3,6 +3,10 @@ compiled model. Keras is imported inside the functions that need it, so importin
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -83,10 +87,33 @@ def schedule_callbacks(settings: TrainSettings) -> list:
                                               min_lr=settings.learning_rate * 1e-3, verbose=0)]
 
 
+REGISTRY_PREFIXES = ("models:/", "runs:/")
+
+
+@functools.cache
+def init_from_file(ref: str) -> Path:
+    """init_from as a local file: a path as it is; a logged or registered model (`models:/fer-classifier@champion`,
+    `models:/NAME/VERSION`, `runs:/RUN/model`) downloaded from the MLflow store once per process. The checkpoint
+    fingerprint hashes the file, so an alias that moved to another version starts another training."""
+    if not ref.startswith(REGISTRY_PREFIXES):
+        return Path(ref)
+    from fer_platform.tracking.model_logging import download_keras_file  # MLflow: only for a registry URI
+
+    folder = Path(tempfile.mkdtemp(prefix="fer-init-from-"))
+    atexit.register(shutil.rmtree, folder, True)
+    try:
+        return download_keras_file(ref, folder)
+    except Exception as err:  # an unknown alias, name or run, a store that cannot be read: one line
+        raise InvalidArgument(f"train init_from: {ref} cannot be read from the MLflow store: "
+                              f"{str(err).splitlines()[0][:300]}") from err
+
+
 def check_init_from(path: str | None) -> None:
-    """A missing warm-start file is one line before anything trains (the checkpoint fingerprint reads it)."""
-    if path and not Path(path).is_file():
-        raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph)")
+    """A missing warm-start file or model is one line before anything trains (the checkpoint fingerprint reads
+    it)."""
+    if path and not init_from_file(path).is_file():
+        raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph, or a "
+                              "registered model: models:/NAME@ALIAS)")
 
 
 def warm_start(model, path: str) -> None:
@@ -96,7 +123,7 @@ def warm_start(model, path: str) -> None:
     from fer_platform.models import load_model
 
     check_init_from(path)
-    source = load_model(path)
+    source = load_model(init_from_file(path))
     ours = [w.shape for w in model.get_weights()]
     theirs = [w.shape for w in source.get_weights()]
     if ours != theirs:
