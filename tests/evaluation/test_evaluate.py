@@ -70,7 +70,8 @@ def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
     both = predict_probabilities(model, test.images) + predict_probabilities(model, test.images[:, :, ::-1].copy())
     assert reports[REPORT]["flip_accuracy"] == pytest.approx(float((both.argmax(1) == test.labels).mean()))
     headline = headline_metrics(reports)
-    assert set(headline["privatetest"]) == {"accuracy", "flip_accuracy", "macro_f1", "robustness_mean"}
+    assert set(headline["privatetest"]) == {"accuracy", "flip_accuracy", "macro_f1", "robustness_mean",
+                                            "robustness_unseen_mean"}
     # The robustness suite scores a class-balanced subset (3 of each class's 6) perturbed; its flip is the mirror
     # alone (no averaging).
     from fer_platform.perturbations import balanced_subset
@@ -83,6 +84,7 @@ def test_evaluation_reports_flip_accuracy_beside_plain(small_dataset):
     assert robust["trained_with"] == ["flip", "rotation", "scale", "shift"]  # the recipe's augment options
     unseen = [v for k, v in robust["per_perturbation"].items() if k not in robust["trained_with"]]
     assert robust["mean_unseen"] == pytest.approx(np.mean(unseen))
+    assert headline["privatetest"]["robustness_unseen_mean"] == pytest.approx(np.mean(unseen), abs=1e-4)  # in DVC
     assert headline["privatetest"]["robustness_mean"] == round(np.mean(list(robust["per_perturbation"].values())), 4)
 
 
@@ -104,7 +106,8 @@ def test_a_model_trained_on_crops_also_reports_ten_crop_accuracy(small_dataset):
     ten = predict_probabilities(with_tta(model, "ten_crop"), test.images)
     assert reports[REPORT]["ten_crop_accuracy"] == pytest.approx(float((ten.argmax(1) == test.labels).mean()))
     for split in headline_metrics(reports).values():
-        assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1", "robustness_mean"}
+        assert set(split) == {"accuracy", "flip_accuracy", "ten_crop_accuracy", "macro_f1", "robustness_mean",
+                              "robustness_unseen_mean"}
 
 
 def _two_splits(rng) -> dict[str, dict]:

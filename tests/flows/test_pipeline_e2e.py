@@ -125,8 +125,12 @@ def test_dvc_metrics_are_the_runs_own_evaluation_and_a_second_repro_is_a_no_op(q
         # measured on the in_frame stage's faces (the quick profile's in_frame_faces per split, those Haar found).
         summary = json.loads((root / f"reports/plots/{arch}/summary.json").read_text())["privatetest"]
         per = summary["robustness"]["per_perturbation"]
-        assert files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]["robustness_mean"] == \
-            pytest.approx(sum(per.values()) / len(per), abs=2e-4), arch
+        headline = files[f"reports/metrics/{arch}.json"]["data"]["privatetest"]
+        assert headline["robustness_mean"] == pytest.approx(sum(per.values()) / len(per), abs=2e-4), arch
+        unseen = [v for k, v in per.items() if k not in summary["robustness"]["trained_with"]]
+        assert headline["robustness_unseen_mean"] == pytest.approx(sum(unseen) / len(unseen), abs=2e-4), arch
+        tags = client.get_run(run_id).data.tags
+        assert tags["robustness_trained_with"] == ",".join(summary["robustness"]["trained_with"]), arch
         framed = quick("evaluate.in_frame_faces")
         assert len(per) == 12 and summary["pipeline"]["n"] == framed and 0 < summary["pipeline"]["detected"] <= framed
     again = run(["dvc", "repro"], root, env)
@@ -163,8 +167,8 @@ def test_dvc_compares_the_experiment_with_the_committed_recipe(quick_project):
         assert 0 <= float(experiments[-1][column]) <= 1, (arch, experiments[-1])
         assert 0.6 < float(head[column]) < 0.75  # the committed full recipe's result
     metric_columns = [c for c in rows[0] if c.startswith("reports/metrics/")]
-    # headline numbers only (accuracy, macro-F1, flip, robustness mean, pipeline accuracy), no per-class columns
-    assert len(metric_columns) <= 2 * 5 * len(ARCHS), metric_columns
+    # headline numbers only (accuracy, macro-F1, flip, the two robustness means, pipeline accuracy), no per-class
+    assert len(metric_columns) <= 2 * 6 * len(ARCHS), metric_columns
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root, env).stdout)
     for arch in ARCHS:
         change = diff[f"reports/metrics/{arch}.json"]["privatetest.accuracy"]

@@ -102,7 +102,7 @@ def headline_metrics(reports: dict[str, dict], field: dict | None = None) -> dic
     return {**out, FIELD_KEY: {"accuracy": field["accuracy"], "n": field["n"]}} if field else out
 
 
-HEADLINE_REAL_FACES = ("robustness_mean", "pipeline_accuracy")
+HEADLINE_REAL_FACES = ("robustness_mean", "robustness_unseen_mean", "pipeline_accuracy")
 
 
 def metrics_summary(arch: str, reports: dict[str, dict], field: dict | None = None) -> dict:

@@ -111,6 +111,9 @@ def log_evaluation(run_id: str, summary: dict, files: dict[str, Path]) -> None:
                 flat[f"{split}_robust_{name}"] = acc
         flat.update({f"field_{k}": v for k, v in summary.get("field", {}).items()})  # accuracy, macro_f1, n
         mlflow.log_metrics(flat)
+        trained_with = summary["privatetest"].get("robustness", {}).get("trained_with")
+        if trained_with is not None:  # which perturbations the unseen mean leaves out
+            mlflow.set_tag("robustness_trained_with", ",".join(trained_with) or "none")
         for path in files.values():
             if os.path.exists(path):
                 mlflow.log_artifact(str(path), artifact_path="evaluation")
