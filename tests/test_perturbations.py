@@ -61,3 +61,8 @@ def test_report_means_and_what_training_sees():
     assert trained_with({"flip": True, "translation": 0.1, "rotation": 0.0, "zoom": 0.1, "erasing": 0.0,
                          "crop": None}) == ["flip", "scale", "shift"]
     assert robustness_report(says_angry_if_bright, faces, labels, trained=list(PERTURBATIONS))["mean_unseen"] is None
+    # Every perturbation has an augment option that trains with it (the list, JPEG included).
+    from fer_platform.config import AugmentSettings
+
+    every = {name: 0.5 for name, field in AugmentSettings.model_fields.items() if field.annotation is float}
+    assert trained_with({**every, "flip": True}) == sorted(PERTURBATIONS)

@@ -139,7 +139,7 @@ PERTURBATIONS: dict[str, tuple[Perturb, tuple[float, ...]]] = {
 # The augment options (config.AugmentSettings) that train a model on a perturbation; a non-zero option counts.
 TRAINED_BY = {"flip": "flip", "translation": "shift", "rotation": "rotation", "zoom": "scale", "erasing": "occlusion",
               "brightness": "brightness", "contrast": "contrast", "gamma": "gamma", "blur": "blur", "noise": "noise",
-              "low_resolution": "low_resolution"}  # JPEG: no augmentation trains with it
+              "low_resolution": "low_resolution", "jpeg": "jpeg"}
 
 
 def trained_with(augment: Mapping[str, object]) -> list[str]:

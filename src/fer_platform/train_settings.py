@@ -22,13 +22,14 @@ class AugmentSettings(Settings):
     erasing: float = Field(default=0.0, ge=0, le=1)
     # The camera's perturbations (models.photometric, the robustness suite's photometric ones), all off by
     # default: brightness offset and contrast factor deviation (fractions of full scale), gamma's log-exponent,
-    # noise std; blur and low_resolution are the share of faces blurred / seen at 24 or 16 px.
+    # noise std; blur, low_resolution and jpeg are the share of faces blurred / seen at 24 or 16 px / compressed.
     brightness: float = Field(default=0.0, ge=0, le=1)
     contrast: float = Field(default=0.0, ge=0, lt=1)
     gamma: float = Field(default=0.0, ge=0, le=2)
     blur: float = Field(default=0.0, ge=0, le=1)
     noise: float = Field(default=0.0, ge=0, le=0.5)
     low_resolution: float = Field(default=0.0, ge=0, le=1)
+    jpeg: float = Field(default=0.0, ge=0, le=1)  # the share of faces JPEG-compressed at quality 20 or 10
     # The share of faces that get the camera's perturbations at all (the rest only the framing ones): 1 = all.
     camera_share: float = Field(default=1.0, gt=0, le=1)
     # Random crops of this side in training (the backbone's input), centre or ten crops at test time
@@ -83,8 +84,9 @@ class TrainSettings(Settings):
     # Train on soft targets from a teacher (an ensemble), so one small model keeps more of its accuracy.
     distill: DistillSettings | None = None
     # Warm start: the initial weights from a saved model of the same graph (e.g. a release member's
-    # model.keras, or a registered one: models:/fer-classifier@champion), so a CPU fine-tunes for a few epochs (say, with the camera augmentation) instead of
-    # training from scratch. Augmentation layers hold no weights, so the recipe may add or change them.
+    # model.keras, or a registered one: models:/fer-classifier@champion), so a CPU fine-tunes for a few epochs
+    # (say, with the camera augmentation) instead of training from scratch. Augmentation layers hold no weights,
+    # so the recipe may add or change them.
     init_from: str | None = None
 
     @model_validator(mode="after")

@@ -49,6 +49,25 @@ def test_each_option_does_what_its_name_says(faces):
     assert np.abs(noisy - faces).mean() > 0.005
 
 
+def test_jpeg_is_what_libjpeg_does_to_a_face(faces):
+    import cv2
+
+    pixels = np.round(faces[..., 0] * 255).astype("uint8")
+    for quality in (20, 10):
+        ours = run_jpeg(faces, quality)[..., 0] * 255
+        libjpeg = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], 0)
+                            for f in pixels]).astype("float32")
+        # 8-10 grey levels from the face on average, and within half a level of libjpeg's own (integer DCT)
+        assert np.abs(libjpeg - pixels).mean() > 5 and np.abs(ours - libjpeg).mean() < 0.5, quality
+    every = run(CameraAugment(jpeg=1.0, seed=9), faces)
+    textured = faces.std(axis=(1, 2, 3)) > 0  # the subset's blank face is its own JPEG
+    assert not np.isclose(every, faces, atol=1e-6).all(axis=(1, 2, 3))[textured].any()
+
+
+def run_jpeg(faces, quality):
+    return keras.ops.convert_to_numpy(CameraAugment._jpeg(keras.ops.convert_to_tensor(faces), quality))
+
+
 def test_a_share_of_the_faces_gets_the_camera_and_the_rest_pass_through(faces):
     every = run(CameraAugment(brightness=0.3, noise=0.05, seed=8), faces)
     assert not np.isclose(every, faces, atol=1e-6).all(axis=(1, 2, 3)).any()  # share 1: every face changed
@@ -58,13 +77,14 @@ def test_a_share_of_the_faces_gets_the_camera_and_the_rest_pass_through(faces):
 
 
 def test_a_recipe_with_camera_options_saves_and_loads_with_them(tmp_path, faces):
-    augment = {"flip": True, "brightness": 0.2, "blur": 0.3, "low_resolution": 0.25, "camera_share": 0.5}
+    augment = {"flip": True, "brightness": 0.2, "blur": 0.3, "low_resolution": 0.25, "camera_share": 0.5,
+               "jpeg": 0.2}
     model = build_model("cnn", augment=augment, **SMALL_CNN)
     model.save(tmp_path / "m.keras")
     reloaded = load_model(tmp_path / "m.keras")
     layer = reloaded.get_layer("camera_augment")
     assert isinstance(layer, CameraAugment)
-    assert (layer.brightness, layer.blur, layer.low_resolution, layer.share) == (0.2, 0.3, 0.25, 0.5)
+    assert (layer.brightness, layer.blur, layer.low_resolution, layer.share, layer.jpeg) == (0.2, 0.3, 0.25, 0.5, 0.2)
     x = (faces[:4] * 255).astype("uint8")
     assert np.allclose(model.predict(x, verbose=0), reloaded.predict(x, verbose=0), atol=1e-6)
     plain = build_model("cnn", augment={"flip": True}, **SMALL_CNN)
@@ -77,7 +97,7 @@ def test_options_off_leave_checkpoint_fingerprints_as_they_were():
     from tests.conftest import REPO
 
     settings = load_params(REPO / "params.yaml").train_settings("resnet_compact")
-    for option in ("brightness", "low_resolution", "camera_share"):
+    for option in ("brightness", "low_resolution", "camera_share", "jpeg"):
         assert option not in settings_identity(settings)
     on = settings.model_copy(update={"augment": settings.augment.model_copy(update={"blur": 0.3})})
     assert settings_identity(on) != settings_identity(settings)

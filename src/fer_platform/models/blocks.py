@@ -15,7 +15,7 @@ from fer_platform.models.augment import FaceAugment
 from fer_platform.models.crops import FaceCrops
 from fer_platform.models.photometric import CameraAugment
 
-CAMERA_OPTIONS = ("brightness", "contrast", "gamma", "blur", "noise", "low_resolution")
+CAMERA_OPTIONS = ("brightness", "contrast", "gamma", "blur", "noise", "low_resolution", "jpeg")
 
 
 def face_input() -> keras.KerasTensor:

@@ -38,7 +38,7 @@ class TrainingDiverged(UserError):
 ADDED_LATER = {"step_epochs", "step_factor", "plateau_patience", "plateau_factor", "nesterov", "mixup", "distill",
                "init_from"}
 ADDED_LATER_AUGMENT = {"erasing", "crop", "brightness", "contrast", "gamma", "blur", "noise", "low_resolution",
-                       "camera_share"}
+                       "camera_share", "jpeg"}
 # How a recipe runs, not what it trains: never part of the identity (a checkpoint resumes on other hardware).
 EXECUTION_ONLY = {"distribution", "precision"}
 
