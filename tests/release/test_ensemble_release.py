@@ -37,7 +37,8 @@ def _member_release(arch, small_dataset, tmp_path, crop=None, tta="centre"):
     state = {"epoch": 1, "best_epoch": 1, "train_seconds": 1.0,
              "history": [{"epoch": 1, "accuracy": 0.2, "loss": 2.0, "val_accuracy": 0.2, "val_loss": 2.0}]}
     export_release(tmp_path / f"{arch}_best.keras", arch, settings, state, small_dataset, tmp_path / arch,
-                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32}, tta=tta, onnx=False)  # ONNX: the ensemble's
+                   {"git.commit": "abc1234", "data.dvc_md5": "d" * 32}, tta=tta, onnx=False,  # ONNX: the ensemble's
+                   in_frame_faces=7)
     return tmp_path / arch
 
 
@@ -61,10 +62,10 @@ def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset,
     from fer_platform.models.inference import predict_probabilities
     from fer_platform.models import load_model
     from fer_platform.release.cli import main
-    from fer_platform.release.export import ensemble_release
+    from fer_platform.release.export import ensemble_release, refresh_card
 
     dirs = [_member_release(arch, small_dataset, tmp_path) for arch in TINY]
-    card = ensemble_release(dirs, small_dataset, tmp_path / "ens", {"git.commit": "def5678"})
+    card = ensemble_release(dirs, small_dataset, tmp_path / "ens", {"git.commit": "def5678"}, in_frame_faces=14)
     assert card["arch"] == "resnet32+resnet_compact" and [m["arch"] for m in card["members"]] == list(TINY)
     assert card["epochs_completed"] == [1, 1] and card["privatetest"]["n"] == 42
     saved = json.loads((tmp_path / "ens/model_card.json").read_text())
@@ -77,7 +78,22 @@ def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset,
     in_process = FER.from_release(tmp_path / "ens").classify(small_dataset.split("PrivateTest").images)
     assert [f["label"] for f in in_process] == [EMOTIONS[i] for i in predict_probabilities(
         load_model(tmp_path / "ens/model.keras"), small_dataset.split("PrivateTest").images).argmax(1)]
-    assert "`resnet32`: 1/" in (tmp_path / "ens/MODEL_CARD.md").read_text()
+    text = (tmp_path / "ens/MODEL_CARD.md").read_text()
+    assert "`resnet32`: 1/" in text
+    # What the issue (#24) asks of a card: intended use and limitations, the robustness table, pipeline accuracy.
+    for part in ("## Intended use and limitations", "not as a lie detector", "| perturbation | PrivateTest accuracy",
+                 "| jpeg |", "| **mean** |", "Pipeline accuracy (evaluation.in_frame: 14 PrivateTest faces"):
+        assert part in text, part
+    # Evaluated again (`release card`): the weights untouched, the measurements and text rewritten, the lineage kept.
+    weights = (tmp_path / "ens/model.keras").read_bytes()
+    (tmp_path / "ens/MODEL_CARD.md").write_text("an old card")
+    refresh_card(tmp_path / "ens", small_dataset, {"git.commit": "0ab1234"}, in_frame_faces=14)
+    again = json.loads((tmp_path / "ens/model_card.json").read_text())
+    assert (tmp_path / "ens/model.keras").read_bytes() == weights and again["code_commit"] == "def5678"
+    assert again["privatetest"] == saved["privatetest"] and again["members"] == saved["members"]
+    assert again["evaluated_at"] == "0ab1234" and "Pipeline accuracy" in (tmp_path / "ens/MODEL_CARD.md").read_text()
+    assert main(["card", "--release", str(tmp_path / "none")]) == 1  # before reading any image
+    assert "none/model_card.json: not found" in capsys.readouterr().err
     test = small_dataset.split("PrivateTest")
     predicted = predict_probabilities(load_model(tmp_path / "ens/model.keras"), test.images).argmax(axis=1)
     assert round(float(np.mean(predicted == test.labels)), 4) == saved["privatetest"]["accuracy"]

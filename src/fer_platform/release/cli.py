@@ -13,7 +13,7 @@ from fer_platform.errors import entry_point
 from fer_platform.lineage import lineage_tags
 from fer_platform.paths import DATASET
 from fer_platform.release import MODEL_FILE, ONNX_FILE, RELEASE_DIR
-from fer_platform.release.export import ensemble_release, export_release, read_card, write_onnx
+from fer_platform.release.export import ensemble_release, export_release, read_card, refresh_card, write_onnx
 from fer_platform.training.checkpoints import BEST, STATE
 
 
@@ -21,7 +21,8 @@ from fer_platform.training.checkpoints import BEST, STATE
 def main(argv: list[str] | None = None) -> int:
     """python -m fer_platform.release export --arch A --checkpoint-dir DIR [--epochs N] [--out DIR]
     python -m fer_platform.release ensemble --member DIR --member DIR [...] --out DIR
-    python -m fer_platform.release onnx [--release DIR]"""
+    python -m fer_platform.release onnx [--release DIR]
+    python -m fer_platform.release card [--release DIR]"""
     parser = argparse.ArgumentParser(prog="python -m fer_platform.release")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,10 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     onnx = sub.add_parser("onnx", help="(re)write a release's model.onnx, parity-checked against its model.keras")
     onnx.add_argument("--dataset", type=Path, default=DATASET)
     onnx.add_argument("--release", type=Path, default=RELEASE_DIR)
+    again = sub.add_parser("card", help="evaluate a release's model again and rewrite its card (the weights stay)")
+    again.add_argument("--dataset", type=Path, default=DATASET)
+    again.add_argument("--release", type=Path, default=RELEASE_DIR)
     args = parser.parse_args(argv)
     if args.command == "onnx":
         return _onnx(args.release, args.dataset)
-    if args.command == "ensemble":
+    if args.command == "card":
+        read_card(args.release)  # fail fast, before reading 35k images
+        card = refresh_card(args.release, load_dataset(args.dataset), lineage_tags())
+        args.out = args.release
+    elif args.command == "ensemble":
         if args.out.resolve() in {m.resolve() for m in args.member}:
             parser.error(f"--out {args.out} is one of the members; write the ensemble elsewhere, then move it")
         for member in args.member:  # fail fast, before reading 35k images

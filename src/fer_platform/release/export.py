@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_platform.config import TrainSettings
+from fer_platform.config import EvaluateSettings, TrainSettings
 from fer_platform.contract import MODEL_NAME
 from fer_platform.data.dataset import FerDataset
 from fer_platform.errors import InvalidArgument
 from fer_platform.evaluation.evaluate import evaluate_model, metrics_summary
+from fer_platform.evaluation.in_frame import search_test_splits
 from fer_platform.evaluation.plots import confusion_matrix_png, training_curves_png
 from fer_platform.io import write_json
 from fer_platform.labels import REPORT, TRAIN
@@ -26,9 +27,13 @@ from fer_platform.models.ensemble import average_probabilities
 from fer_platform.release import CARD_FILE, CARD_MARKDOWN, MODEL_FILE, ONNX_FILE, ONNX_PARITY_FILE
 from fer_platform.release.card import model_card_markdown
 
+# The card's pipeline accuracy: test faces per split placed into frames, as the evaluate stage's default.
+IN_FRAME_FACES = EvaluateSettings().in_frame_faces
+
 
 def export_release(model_path: Path, arch: str, settings: TrainSettings, state: dict, dataset: FerDataset,
-                   out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre", onnx: bool = True) -> dict:
+                   out_dir: Path, lineage: dict, notes: str = "", tta: str = "centre", onnx: bool = True,
+                   in_frame_faces: int = IN_FRAME_FACES) -> dict:
     """Strip optimizer state, evaluate on the full PublicTest/PrivateTest, write the model card (and, unless
     `onnx` is off, model.onnx). `tta`: ten_crop serves a model trained on crops over ten crops (chosen on
     PublicTest: see its card)."""
@@ -37,7 +42,7 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
     clean = with_tta(weights_only(load_model(model_path), settings), tta)
     curves = lambda staging: training_curves_png(state["history"], f"{arch} training",  # noqa: E731
                                                  staging / "training_curves.png")
-    return _write_release(clean, dataset, settings, out_dir, lineage, notes, onnx, {
+    return _write_release(clean, dataset, settings, out_dir, lineage, notes, onnx, in_frame_faces, {
         "arch": arch, "architecture": settings.architecture, "params": settings.model_dump(),
         "epochs_planned": settings.epochs, "epochs_completed": state["epoch"], "best_epoch": state["best_epoch"],
         "selection": "best epoch by PublicTest accuracy; PrivateTest reported once",
@@ -46,7 +51,8 @@ def export_release(model_path: Path, arch: str, settings: TrainSettings, state: 
 
 
 def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path, lineage: dict,
-                     notes: str = "", tta: str = "centre", onnx: bool = True) -> dict:
+                     notes: str = "", tta: str = "centre", onnx: bool = True,
+                     in_frame_faces: int = IN_FRAME_FACES) -> dict:
     """One release whose graph averages the probabilities of committed releases (dirs written by export)."""
     cards = [read_card(d) for d in member_dirs]
     data_hash = dataset.content_hash()  # a sha256 over every image: once, not per member
@@ -64,7 +70,7 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
     out_dir.mkdir(parents=True, exist_ok=True)
     members = [{key: card[key] for key in _MEMBER_KEYS} | {"source": str(d)} for d, card in zip(member_dirs, cards)]
     best_member = max(cards, key=lambda c: c["publictest"]["accuracy"])
-    return _write_release(model, dataset, settings, out_dir, lineage, notes, onnx, {
+    return _write_release(model, dataset, settings, out_dir, lineage, notes, onnx, in_frame_faces, {
         "arch": "+".join(c["arch"] for c in cards), "architecture": "ensemble (mean of member probabilities)",
         "params": {c["arch"]: c["params"] for c in cards},
         "epochs_planned": [c["epochs_planned"] for c in cards],
@@ -91,8 +97,37 @@ def read_card(release_dir: Path) -> dict:
     return json.loads((release_dir / CARD_FILE).read_text())
 
 
+def refresh_card(release_dir: Path, dataset: FerDataset, lineage: dict,
+                 in_frame_faces: int = IN_FRAME_FACES) -> dict:
+    """Evaluate a release's model.keras again (same weights: model.keras and model.onnx are not touched) and
+    rewrite its card, card text and confusion matrix with what an export writes today. Training, lineage and
+    notes stay the card's own; `evaluated_at` names the code that measured it."""
+    card = read_card(release_dir)
+    from fer_platform.models import load_model  # Keras: once the card is known to be there
+
+    model = load_model(release_dir / MODEL_FILE, compile=False)
+    params = card["params"] if "members" not in card else next(iter(card["params"].values()))
+    training = {k: v for k, v in card.items() if k not in _CARD_MEASURED}
+    kept = {"data.dvc_md5": card["data"]["dvc_md5"], "git.commit": card["code_commit"]}
+    staging = Path(tempfile.mkdtemp(prefix=".card-staging-", dir=release_dir))
+    try:
+        fresh = _release_card(model, dataset, TrainSettings.model_validate(params), staging, kept, card["notes"],
+                              training | {"evaluated_at": lineage.get("git.commit")}, in_frame_faces,
+                              model_file=release_dir / MODEL_FILE)
+        for path in staging.iterdir():
+            os.replace(path, release_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return fresh
+
+
+# What _release_card measures or records itself; the rest of a card is its training's.
+_CARD_MEASURED = {"registered_model", "data", "code_commit", "keras_version", "backend", "publictest", "privatetest",
+                  "confusion_matrix_privatetest", "size_bytes", "n_params", "tta", "notes", "evaluated_at"}
+
+
 def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
-                   onnx: bool, training: dict, extra=None) -> dict:
+                   onnx: bool, in_frame_faces: int, training: dict, extra=None) -> dict:
     """Save the weights-only model, evaluate it on the full test splits, write the card and its matrix image.
 
     Every file is written into a staging folder beside the release first and moved in only once all are done
@@ -106,7 +141,7 @@ def _write_release(model, dataset: FerDataset, settings: TrainSettings, out_dir:
             write_onnx(model, dataset, staging)
         if extra:
             extra(staging)
-        card = _release_card(model, dataset, settings, staging, lineage, notes, training)
+        card = _release_card(model, dataset, settings, staging, lineage, notes, training, in_frame_faces)
         for path in sorted(staging.iterdir(), key=lambda p: p.name == MODEL_FILE):  # the model last
             os.replace(path, out_dir / path.name)
     finally:
@@ -137,13 +172,14 @@ def write_onnx(model, dataset: FerDataset, out_dir: Path) -> dict:
 
 
 def _release_card(model, dataset: FerDataset, settings: TrainSettings, out_dir: Path, lineage: dict, notes: str,
-                  training: dict) -> dict:
-    """Evaluate `model` and write its card, card text and confusion matrix into `out_dir` (the staging folder)."""
-    model_file = out_dir / MODEL_FILE
+                  training: dict, in_frame_faces: int, model_file: Path | None = None) -> dict:
+    """Evaluate `model` and write its card, card text and confusion matrix into `out_dir` (the staging folder):
+    the full test splits, the robustness suite and the pipeline accuracy as the evaluate stage measures them."""
+    model_file = model_file or out_dir / MODEL_FILE
     import keras  # start-up cost: the CLI's --help and argument errors stay instant
 
     full = settings.model_copy(update={"max_eval_per_class": None})
-    reports = evaluate_model(model, dataset, full)
+    reports = evaluate_model(model, dataset, full, in_frame=search_test_splits(dataset, in_frame_faces))
     summary = metrics_summary(training["arch"], reports)
     confusion_matrix_png(np.array(reports[REPORT]["confusion_matrix"]),
                          f"{training['arch']} PrivateTest: accuracy {reports[REPORT]['accuracy']:.4f}",
