@@ -92,6 +92,10 @@ def test_ensemble_release_card_reproduces_and_refuses_bad_members(small_dataset,
     assert (tmp_path / "ens/model.keras").read_bytes() == weights and again["code_commit"] == "def5678"
     assert again["privatetest"] == saved["privatetest"] and again["members"] == saved["members"]
     assert again["evaluated_at"] == "0ab1234" and "Pipeline accuracy" in (tmp_path / "ens/MODEL_CARD.md").read_text()
+    measured_elsewhere = {**again, "data": {**again["data"], "content_sha256": "0" * 64}}
+    (tmp_path / "ens/model_card.json").write_text(json.dumps(measured_elsewhere))
+    with pytest.raises(ValueError, match="measured on other data"):
+        refresh_card(tmp_path / "ens", small_dataset, {}, in_frame_faces=14)
     assert main(["card", "--release", str(tmp_path / "none")]) == 1  # before reading any image
     assert "none/model_card.json: not found" in capsys.readouterr().err
     test = small_dataset.split("PrivateTest")

@@ -49,8 +49,8 @@ def test_a_missing_warm_start_file_stops_the_training_before_it_starts(tmp_path,
 
 def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_error(tmp_path, small_dataset,
                                                                                       monkeypatch):
-    """init_from: models:/NAME@ALIAS, from a real MLflow store (SQLite): the registered weights, and a checkpoint
-    fingerprint that a later download keeps (a resumed fine-tune resumes)."""
+    """init_from: models:/NAME@ALIAS, from a real MLflow store (SQLite): the registered weights; the same checkpoint
+    fingerprint on a later download (a resumed fine-tune resumes); another once the alias moves."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -63,21 +63,25 @@ def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_e
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)  # the store's artifacts land here
-    recipe.init_from_file.cache_clear()
+    monkeypatch.setattr(recipe, "INIT_FROM_CACHE", tmp_path / "downloads")
     base = small_cnn()
-    member = build_recipe_model(base)
     store.configure()
-    with mlflow.start_run():
-        info = log_keras_model(member)
-    version = mlflow.register_model(info.model_uri, "warm-start-test").version
-    MlflowClient().set_registered_model_alias("warm-start-test", "champion", version)
+    members = [build_recipe_model(base), build_recipe_model(base)]  # two different initialisations
+    for member in members:
+        with mlflow.start_run():
+            version = mlflow.register_model(log_keras_model(member).model_uri, "warm-start-test").version
+    MlflowClient().set_registered_model_alias("warm-start-test", "champion", 1)
 
     warm = base.model_copy(update={"init_from": "models:/warm-start-test@champion"})
     model = build_compiled(warm, steps_per_epoch=3)
-    for ours, theirs in zip(model.get_weights(), member.get_weights(), strict=True):
+    for ours, theirs in zip(model.get_weights(), members[0].get_weights(), strict=True):
         assert np.array_equal(ours, theirs)
     first = fingerprint(warm, small_dataset)
-    recipe.init_from_file.cache_clear()  # a later process downloads it again: the same bytes, the same training
     assert fingerprint(warm, small_dataset) == first != fingerprint(base, small_dataset)
+    MlflowClient().set_registered_model_alias("warm-start-test", "champion", version)  # the alias moves
+    assert fingerprint(warm, small_dataset) != first
+    model = build_compiled(warm, steps_per_epoch=3)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), members[1].get_weights(), strict=True))
+    assert len(list((tmp_path / "downloads").iterdir())) == 2  # one folder a version, nothing half-written
     with pytest.raises(InvalidArgument, match="init_from: models:/warm-start-test@nobody cannot be read"):
         build_compiled(base.model_copy(update={"init_from": "models:/warm-start-test@nobody"}), 3)

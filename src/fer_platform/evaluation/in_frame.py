@@ -21,7 +21,7 @@ import numpy as np
 
 from fer_platform.data.dataset import FerDataset
 from fer_platform.data.splits import cap_per_class
-from fer_platform.faces import FaceDetector, crop_faces, iou
+from fer_platform.faces import DetectorSettings, FaceDetector, crop_faces, iou
 from fer_platform.io import write_with
 from fer_platform.labels import NUM_CLASSES, REPORT, SELECTION
 
@@ -115,7 +115,7 @@ def search_test_splits(dataset: FerDataset, faces_per_split: int, seed: int = SE
                        detector: FaceDetector | None = None) -> dict[str, tuple]:
     """{PublicTest: (labels, InFrameFaces), PrivateTest: ...} for a class-balanced, seeded subset of each: up to
     faces_per_split / 7 faces of each class (FER2013's test splits hold only 55-56 `disgust` faces)."""
-    settings = (detector or FaceDetector()).settings
+    settings = detector.settings if detector else DetectorSettings()
 
     def search(offset: int, split: str) -> tuple:
         faces = cap_per_class(dataset.split(split), max(1, faces_per_split // NUM_CLASSES), seed)

@@ -66,7 +66,7 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
 
     model = average_probabilities([with_tta(load_model(d / MODEL_FILE), tta) for d in member_dirs],
                                   name="ensemble_" + "_".join(c["arch"] for c in cards))
-    settings = TrainSettings.model_validate(cards[0]["params"])  # only its eval subset (none) and seed matter
+    settings = ensemble_settings([c["params"] for c in cards])
     out_dir.mkdir(parents=True, exist_ok=True)
     members = [{key: card[key] for key in _MEMBER_KEYS} | {"source": str(d)} for d, card in zip(member_dirs, cards)]
     best_member = max(cards, key=lambda c: c["publictest"]["accuracy"])
@@ -83,6 +83,19 @@ def ensemble_release(member_dirs: list[Path], dataset: FerDataset, out_dir: Path
         "hardware": " + ".join(dict.fromkeys(c["hardware"] for c in cards)),
         "members": members,
     })
+
+
+def ensemble_settings(member_params: list[dict]) -> TrainSettings:
+    """The settings an ensemble is evaluated under: the first member's (only its eval subset, none, and seed
+    matter), with every augment option any member trained with, so the card's "trained with" and unseen mean
+    do not depend on the order of the members."""
+    members = [TrainSettings.model_validate(p) for p in member_params]
+    augment = members[0].augment.model_dump()
+    for member in members[1:]:
+        for option, value in member.augment.model_dump().items():
+            if value not in (None, False, 0, 0.0) and augment[option] in (None, False, 0, 0.0):
+                augment[option] = value
+    return members[0].model_copy(update={"augment": type(members[0].augment).model_validate(augment)})
 
 
 _MEMBER_KEYS = ("arch", "architecture", "epochs_planned", "epochs_completed", "best_epoch", "train_seconds",
@@ -103,15 +116,20 @@ def refresh_card(release_dir: Path, dataset: FerDataset, lineage: dict,
     rewrite its card, card text and confusion matrix with what an export writes today. Training, lineage and
     notes stay the card's own; `evaluated_at` names the code that measured it."""
     card = read_card(release_dir)
+    if card["data"]["content_sha256"] != dataset.content_hash():
+        raise InvalidArgument(f"{release_dir}: its card was measured on other data "
+                              f"({card['data']['content_sha256'][:12]} != {dataset.content_hash()[:12]}); "
+                              "re-evaluate it on the data it was trained and evaluated on")
     from fer_platform.models import load_model  # Keras: once the card is known to be there
 
     model = load_model(release_dir / MODEL_FILE, compile=False)
-    params = card["params"] if "members" not in card else next(iter(card["params"].values()))
+    settings = ensemble_settings(list(card["params"].values())) if "members" in card else \
+        TrainSettings.model_validate(card["params"])
     training = {k: v for k, v in card.items() if k not in _CARD_MEASURED}
     kept = {"data.dvc_md5": card["data"]["dvc_md5"], "git.commit": card["code_commit"]}
     staging = Path(tempfile.mkdtemp(prefix=".card-staging-", dir=release_dir))
     try:
-        fresh = _release_card(model, dataset, TrainSettings.model_validate(params), staging, kept, card["notes"],
+        fresh = _release_card(model, dataset, settings, staging, kept, card["notes"],
                               training | {"evaluated_at": lineage.get("git.commit")}, in_frame_faces,
                               model_file=release_dir / MODEL_FILE)
         for path in staging.iterdir():

@@ -43,14 +43,40 @@ def load_logged_model(model_uri: str):
     return mlflow.keras.load_model(model_uri)
 
 
-def download_keras_file(model_uri: str, dst: Path) -> Path:
+def concrete_model_uri(model_uri: str) -> str:
+    """`models:/NAME@ALIAS` as the version it points at now (`models:/NAME/VERSION`); other URIs as they are."""
+    if model_uri.startswith("models:/") and "@" in model_uri:
+        name, alias = model_uri[len("models:/"):].split("@", 1)
+        return f"models:/{name}/{mlflow.MlflowClient().get_model_version_by_alias(name, alias).version}"
+    return model_uri
+
+
+def download_keras_file(model_uri: str, cache: Path) -> Path:
     """The saved .keras file of a logged or registered model (`models:/NAME@ALIAS`, `models:/NAME/VERSION`,
-    `runs:/RUN/model`) from the tracking store into `dst`: the stored artifact, the same bytes every time."""
+    `runs:/RUN/model`) from the tracking store, kept under `cache` by store and concrete version: an alias is
+    resolved on every call (one that moved gives the new version's file), a version is downloaded once."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
     from fer_platform.tracking import store
 
-    store.configure()
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
-    found = sorted(local.rglob("*.keras"))
+    mlflow.set_tracking_uri(store.tracking_uri())  # reading only: no store or experiment is created
+    concrete = concrete_model_uri(model_uri)
+    folder = cache / hashlib.sha256(f"{store.tracking_uri()}|{concrete}".encode()).hexdigest()[:16]
+    if not folder.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        try:
+            mlflow.artifacts.download_artifacts(artifact_uri=concrete, dst_path=str(staging))
+            os.replace(staging, folder)  # whole or not at all; a concurrent download of the same one wins
+        except OSError:
+            if not folder.is_dir():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    found = sorted(folder.rglob("*.keras"))
     if not found:
         raise FileNotFoundError(f"{model_uri} holds no .keras file (not a model this platform logged)")
     return found[0]

@@ -3,9 +3,6 @@ compiled model. Keras is imported inside the functions that need it, so importin
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -88,21 +85,20 @@ def schedule_callbacks(settings: TrainSettings) -> list:
 
 
 REGISTRY_PREFIXES = ("models:/", "runs:/")
+# Downloaded warm starts, by store and concrete version (reused by later runs; a few MB each).
+INIT_FROM_CACHE = Path(tempfile.gettempdir()) / "fer-init-from"
 
 
-@functools.cache
 def init_from_file(ref: str) -> Path:
     """init_from as a local file: a path as it is; a logged or registered model (`models:/fer-classifier@champion`,
-    `models:/NAME/VERSION`, `runs:/RUN/model`) downloaded from the MLflow store once per process. The checkpoint
-    fingerprint hashes the file, so an alias that moved to another version starts another training."""
+    `models:/NAME/VERSION`, `runs:/RUN/model`) from the MLflow store, its alias resolved now. The checkpoint
+    fingerprint hashes the file, so an alias that moved starts another training, and a resumed one resumes."""
     if not ref.startswith(REGISTRY_PREFIXES):
         return Path(ref)
     from fer_platform.tracking.model_logging import download_keras_file  # MLflow: only for a registry URI
 
-    folder = Path(tempfile.mkdtemp(prefix="fer-init-from-"))
-    atexit.register(shutil.rmtree, folder, True)
     try:
-        return download_keras_file(ref, folder)
+        return download_keras_file(ref, INIT_FROM_CACHE)
     except Exception as err:  # an unknown alias, name or run, a store that cannot be read: one line
         raise InvalidArgument(f"train init_from: {ref} cannot be read from the MLflow store: "
                               f"{str(err).splitlines()[0][:300]}") from err
