@@ -144,11 +144,14 @@ TRAINED_BY = {"flip": "flip", "translation": "shift", "rotation": "rotation", "z
               "low_resolution": "low_resolution", "jpeg": "jpeg"}
 
 
+OFF = (None, False, 0, 0.0)  # an augment option at one of these values trains with nothing
+
+
 def trained_with(augment: Mapping[str, object]) -> list[str]:
     """The perturbations a recipe's augment settings also train with (sorted)."""
     names: set[str] = set()
     for option, value in augment.items():
-        if option in TRAINED_BY and value not in (None, False, 0, 0.0):
+        if option in TRAINED_BY and value not in OFF:
             names.add(TRAINED_BY[option])
     return sorted(names)
 

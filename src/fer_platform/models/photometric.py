@@ -50,8 +50,8 @@ class CameraAugment(keras.layers.Layer):
     """brightness: offset up to +-this (of full scale); contrast: deviations from the face's mean times
     1 +- this; gamma: exponent exp(+-this); noise: Gaussian, std up to this; blur / low_resolution / jpeg: this
     share of the faces blurred (sigma 1 or 2) / seen at 24 or 16 px and scaled back / JPEG-compressed at quality
-    20 or 10. share: the share of faces that get
-    any of it; the others pass through as they came (clean faces in every batch keep the clean accuracy)."""
+    20 or 10. share: the share of faces that get any of it; the others pass through as they came (clean faces in
+    every batch keep the clean accuracy)."""
 
     def __init__(self, brightness: float = 0.0, contrast: float = 0.0, gamma: float = 0.0, blur: float = 0.0,
                  noise: float = 0.0, low_resolution: float = 0.0, seed: int | None = None, share: float = 1.0,

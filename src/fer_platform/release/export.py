@@ -24,6 +24,7 @@ from fer_platform.labels import REPORT, TRAIN
 from fer_platform.models import load_model
 from fer_platform.models.architectures import weights_only
 from fer_platform.models.ensemble import average_probabilities
+from fer_platform.perturbations import OFF
 from fer_platform.release import CARD_FILE, CARD_MARKDOWN, MODEL_FILE, ONNX_FILE, ONNX_PARITY_FILE
 from fer_platform.release.card import model_card_markdown
 
@@ -93,7 +94,7 @@ def ensemble_settings(member_params: list[dict]) -> TrainSettings:
     augment = members[0].augment.model_dump()
     for member in members[1:]:
         for option, value in member.augment.model_dump().items():
-            if value not in (None, False, 0, 0.0) and augment[option] in (None, False, 0, 0.0):
+            if value not in OFF and augment[option] in OFF:
                 augment[option] = value
     return members[0].model_copy(update={"augment": type(members[0].augment).model_validate(augment)})
 
@@ -116,9 +117,10 @@ def refresh_card(release_dir: Path, dataset: FerDataset, lineage: dict,
     rewrite its card, card text and confusion matrix with what an export writes today. Training, lineage and
     notes stay the card's own; `evaluated_at` names the code that measured it."""
     card = read_card(release_dir)
-    if card["data"]["content_sha256"] != dataset.content_hash():
+    data_hash = dataset.content_hash()  # a sha256 over every image: once
+    if card["data"]["content_sha256"] != data_hash:
         raise InvalidArgument(f"{release_dir}: its card was measured on other data "
-                              f"({card['data']['content_sha256'][:12]} != {dataset.content_hash()[:12]}); "
+                              f"({card['data']['content_sha256'][:12]} != {data_hash[:12]}); "
                               "re-evaluate it on the data it was trained and evaluated on")
     from fer_platform.models import load_model  # Keras: once the card is known to be there
 

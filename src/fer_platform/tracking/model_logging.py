@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -55,16 +59,12 @@ def download_keras_file(model_uri: str, cache: Path) -> Path:
     """The saved .keras file of a logged or registered model (`models:/NAME@ALIAS`, `models:/NAME/VERSION`,
     `runs:/RUN/model`) from the tracking store, kept under `cache` by store and concrete version: an alias is
     resolved on every call (one that moved gives the new version's file), a version is downloaded once."""
-    import hashlib
-    import os
-    import shutil
-    import tempfile
-
     from fer_platform.tracking import store
 
-    mlflow.set_tracking_uri(store.tracking_uri())  # reading only: no store or experiment is created
+    uri = store.tracking_uri()
+    mlflow.set_tracking_uri(uri)  # reading only: no store or experiment is created
     concrete = concrete_model_uri(model_uri)
-    folder = cache / hashlib.sha256(f"{store.tracking_uri()}|{concrete}".encode()).hexdigest()[:16]
+    folder = cache / hashlib.sha256(f"{uri}|{concrete}".encode()).hexdigest()[:16]
     if not folder.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))

@@ -104,12 +104,16 @@ def init_from_file(ref: str) -> Path:
                               f"{str(err).splitlines()[0][:300]}") from err
 
 
-def check_init_from(path: str | None) -> None:
-    """A missing warm-start file or model is one line before anything trains (the checkpoint fingerprint reads
-    it)."""
-    if path and not init_from_file(path).is_file():
+def check_init_from(path: str | None) -> Path | None:
+    """The warm start's local file; a missing file or model is one line before anything trains (the checkpoint
+    fingerprint reads it)."""
+    if not path:
+        return None
+    local = init_from_file(path)
+    if not local.is_file():
         raise InvalidArgument(f"train init_from: {path} not found (a saved model.keras of the same graph, or a "
                               "registered model: models:/NAME@ALIAS)")
+    return local
 
 
 def warm_start(model, path: str) -> None:
@@ -118,8 +122,7 @@ def warm_start(model, path: str) -> None:
     other builder arguments), never a silent partial load."""
     from fer_platform.models import load_model
 
-    check_init_from(path)
-    source = load_model(init_from_file(path))
+    source = load_model(check_init_from(path))  # a registry URI resolved once, not once to check and once to load
     ours = [w.shape for w in model.get_weights()]
     theirs = [w.shape for w in source.get_weights()]
     if ours != theirs:
