@@ -78,8 +78,13 @@ def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_e
         assert np.array_equal(ours, theirs)
     first = fingerprint(warm, small_dataset)
     assert fingerprint(warm, small_dataset) == first != fingerprint(base, small_dataset)
+    resolved = recipe.check_init_from(warm.init_from)  # what a training resolves once, before anything else
     MlflowClient().set_registered_model_alias("warm-start-test", "champion", version)  # the alias moves
     assert fingerprint(warm, small_dataset) != first
+    # ... but a training that resolved it before the move fingerprints and loads the same version 1
+    assert fingerprint(warm, small_dataset, resolved) == first
+    pinned = build_compiled(warm, 3, resolved)
+    assert all(np.array_equal(a, b) for a, b in zip(pinned.get_weights(), members[0].get_weights(), strict=True))
     model = build_compiled(warm, steps_per_epoch=3)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), members[1].get_weights(), strict=True))
     assert len(list((tmp_path / "downloads").iterdir())) == 2  # one folder a version, nothing half-written

@@ -54,14 +54,16 @@ def settings_identity(settings: TrainSettings) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def fingerprint(settings: TrainSettings, dataset: FerDataset) -> str:
-    """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale."""
+def fingerprint(settings: TrainSettings, dataset: FerDataset, init_weights: Path | None = None) -> str:
+    """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale. `init_weights`:
+    init_from already resolved by the training (else it is resolved here)."""
     h = hashlib.sha256(settings_identity(settings).encode())
     h.update(dataset.content_hash().encode())
     if settings.distill:  # another teacher at the same path is another training
         h.update(hashlib.sha256(Path(settings.distill.teacher).read_bytes()).hexdigest().encode())
     if settings.init_from:  # and other starting weights at the same path another
-        h.update(hashlib.sha256(init_from_file(settings.init_from).read_bytes()).hexdigest().encode())
+        local = init_weights or init_from_file(settings.init_from)
+        h.update(hashlib.sha256(local.read_bytes()).hexdigest().encode())
     return h.hexdigest()[:16]
 
 

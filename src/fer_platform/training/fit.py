@@ -62,7 +62,7 @@ def train_architecture(
     runs = _training_runs() if tracking else None
     data = _training_data(arch, settings, dataset)
     _use_devices(arch, settings)
-    model, state = _model_and_state(arch, settings, dataset, checkpoint_dir, data.steps)
+    model, state = _model_and_state(arch, settings, dataset, checkpoint_dir, data)
     run = runs.open_training_run(arch, settings, state, len(data.train), data.n_selection, model) if runs else None
     state["mlflow_run_id"] = run.info.run_id if run else None
     callbacks = _callbacks(settings, checkpoint_dir, state, runs, extra_callbacks)
@@ -103,6 +103,7 @@ class _TrainingData:
     x_selection: np.ndarray
     y_selection: np.ndarray
     steps: int  # batches per epoch
+    init_weights: Path | None  # init_from resolved once: the file fingerprinted is the file loaded
 
     @property
     def n_selection(self) -> int:
@@ -115,27 +116,28 @@ def _training_data(arch: str, settings: TrainSettings, dataset: FerDataset) -> _
     train, selection = splits[TRAIN], splits[SELECTION]
     x_train, y_train = as_model_input(train.images), one_hot(train.labels)
     check_teacher(settings)
-    check_init_from(settings.init_from)
+    init_weights = check_init_from(settings.init_from)
     if settings.distill:  # the teacher's view of every training face, once
         y_train = soft_targets(settings, train.images, y_train)
         print(f"[{arch}] distilling from {settings.distill.teacher} (weight {settings.distill.weight}, "
               f"temperature {settings.distill.temperature})", flush=True)
     return _TrainingData(train, x_train, y_train, as_model_input(selection.images), one_hot(selection.labels),
-                         steps=int(np.ceil(len(train) / settings.batch_size)))
+                         steps=int(np.ceil(len(train) / settings.batch_size)), init_weights=init_weights)
 
 
-def _model_and_state(arch: str, settings: TrainSettings, dataset: FerDataset, checkpoint_dir: Path, steps: int):
+def _model_and_state(arch: str, settings: TrainSettings, dataset: FerDataset, checkpoint_dir: Path,
+                     data: _TrainingData):
     """The checkpoint's model and state when this recipe trained here before (resumed), else a new model."""
     import keras
 
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    state = load_state(checkpoint_dir, fingerprint(settings, dataset))
+    state = load_state(checkpoint_dir, fingerprint(settings, dataset, data.init_weights))
     model = resume_model(checkpoint_dir, state) if state["epoch"] else None
     keras.utils.set_random_seed(settings.seed + state["epoch"])  # a resumed run continues the stream
     if model is not None:
         print(f"[{arch}] resuming after epoch {state['epoch']}/{settings.epochs} from {checkpoint_dir}", flush=True)
     else:
-        model = build_compiled(settings, steps)
+        model = build_compiled(settings, data.steps, data.init_weights)
     return model, state
 
 

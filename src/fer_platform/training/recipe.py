@@ -116,13 +116,14 @@ def check_init_from(path: str | None) -> Path | None:
     return local
 
 
-def warm_start(model, path: str) -> None:
+def warm_start(model, path: str, local: Path | None = None) -> None:
     """Copy the weights of the saved model at `path` into `model`, layer by weight-bearing layer in graph
     order; any difference in the weights' shapes is an error naming the first one (another architecture or
-    other builder arguments), never a silent partial load."""
+    other builder arguments), never a silent partial load. `local`: `path` already resolved by the training
+    (the file its checkpoint fingerprint hashed), so an alias that moves meanwhile cannot swap the weights."""
     from fer_platform.models import load_model
 
-    source = load_model(check_init_from(path))  # a registry URI resolved once, not once to check and once to load
+    source = load_model(local or check_init_from(path))
     ours = [w.shape for w in model.get_weights()]
     theirs = [w.shape for w in source.get_weights()]
     if ours != theirs:
@@ -134,12 +135,14 @@ def warm_start(model, path: str) -> None:
     model.set_weights(source.get_weights())
 
 
-def build_compiled(settings: TrainSettings, steps_per_epoch: int):
+def build_compiled(settings: TrainSettings, steps_per_epoch: int, init_weights: Path | None = None):
+    """A new model of the recipe, compiled; warm-started from `init_weights` (init_from resolved by the caller)
+    or else from init_from itself."""
     import keras  # start-up cost, as above
 
     model = build_recipe_model(settings)
     if settings.init_from:
-        warm_start(model, settings.init_from)
+        warm_start(model, settings.init_from, init_weights)
     model.compile(
         optimizer=make_optimizer(settings, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
