@@ -47,6 +47,24 @@ def test_a_missing_warm_start_file_stops_the_training_before_it_starts(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+def test_a_training_resolves_its_warm_start_once(tmp_path, small_dataset, monkeypatch):
+    """One resolution feeds the fingerprint and the weights (a registry alias looked up twice could differ)."""
+    from fer_platform.models import build_recipe_model
+    from fer_platform.training import checkpoints, recipe
+    from fer_platform.training.fit import train_architecture
+
+    base = small_cnn(epochs=1)
+    saved = build_recipe_model(base)
+    saved.save(tmp_path / "member.keras")
+    resolved = []
+    real = recipe.init_from_file
+    for module in (recipe, checkpoints):  # the real resolution, counted
+        monkeypatch.setattr(module, "init_from_file", lambda ref: resolved.append(ref) or real(ref))
+    warm = base.model_copy(update={"init_from": str(tmp_path / "member.keras")})
+    train_architecture("cnn", warm, small_dataset, tmp_path / "ckpt", tmp_path / "out", tracking=False)
+    assert resolved == [warm.init_from]
+
+
 def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_error(tmp_path, small_dataset,
                                                                                       monkeypatch):
     """init_from: models:/NAME@ALIAS, from a real MLflow store (SQLite): the registered weights; the same checkpoint
@@ -82,7 +100,7 @@ def test_a_registered_model_is_a_starting_point_and_an_unknown_alias_one_clear_e
     MlflowClient().set_registered_model_alias("warm-start-test", "champion", version)  # the alias moves
     assert fingerprint(warm, small_dataset) != first
     # ... but a training that resolved it before the move fingerprints and loads the same version 1
-    assert fingerprint(warm, small_dataset, resolved) == first
+    assert fingerprint(warm, small_dataset, init_weights=resolved) == first
     pinned = build_compiled(warm, 3, resolved)
     assert all(np.array_equal(a, b) for a, b in zip(pinned.get_weights(), members[0].get_weights(), strict=True))
     model = build_compiled(warm, steps_per_epoch=3)

@@ -40,7 +40,8 @@ def import_results(results: Path, params: str, dataset_path: Path) -> list[dict]
             raise ResultsMismatch(f"{arch}: trained on dataset {info['dataset_sha256'][:16]}, "
                                   f"this checkout has {dataset.content_hash()[:16]}")
         if info["fingerprint"] != fingerprint(settings, dataset):
-            raise ResultsMismatch(f"{arch}: trained with other settings than params.yaml has now: "
+            raise ResultsMismatch(f"{arch}: trained with other settings than params.yaml has now, or other "
+                                  f"init_from / distill.teacher weights than they name now: "
                                   f"{json.dumps(info['settings'], sort_keys=True)}")
         state = json.loads((result_path.parent / "checkpoint" / STATE).read_text())
         state["trained_on"] = info["trained_on"]

@@ -54,9 +54,9 @@ def settings_identity(settings: TrainSettings) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def fingerprint(settings: TrainSettings, dataset: FerDataset, init_weights: Path | None = None) -> str:
-    """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale. `init_weights`:
-    init_from already resolved by the training (else it is resolved here)."""
+def fingerprint(settings: TrainSettings, dataset: FerDataset, *, init_weights: Path | None = None) -> str:
+    """Identifies what a checkpoint was trained for; a mismatch means the checkpoint is stale. A training passes
+    `init_weights`, its init_from resolved once; without it (a later check) init_from is resolved here."""
     h = hashlib.sha256(settings_identity(settings).encode())
     h.update(dataset.content_hash().encode())
     if settings.distill:  # another teacher at the same path is another training

@@ -131,7 +131,7 @@ def _model_and_state(arch: str, settings: TrainSettings, dataset: FerDataset, ch
     import keras
 
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    state = load_state(checkpoint_dir, fingerprint(settings, dataset, data.init_weights))
+    state = load_state(checkpoint_dir, fingerprint(settings, dataset, init_weights=data.init_weights))
     model = resume_model(checkpoint_dir, state) if state["epoch"] else None
     keras.utils.set_random_seed(settings.seed + state["epoch"])  # a resumed run continues the stream
     if model is not None:

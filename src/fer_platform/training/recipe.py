@@ -116,14 +116,14 @@ def check_init_from(path: str | None) -> Path | None:
     return local
 
 
-def warm_start(model, path: str, local: Path | None = None) -> None:
+def warm_start(model, path: str, init_weights: Path | None = None) -> None:
     """Copy the weights of the saved model at `path` into `model`, layer by weight-bearing layer in graph
     order; any difference in the weights' shapes is an error naming the first one (another architecture or
-    other builder arguments), never a silent partial load. `local`: `path` already resolved by the training
-    (the file its checkpoint fingerprint hashed), so an alias that moves meanwhile cannot swap the weights."""
+    other builder arguments), never a silent partial load. `init_weights`: `path` already resolved by the
+    training (the version its checkpoint fingerprint hashed), so an alias that moves meanwhile swaps nothing."""
     from fer_platform.models import load_model
 
-    source = load_model(local or check_init_from(path))
+    source = load_model(init_weights or check_init_from(path))
     ours = [w.shape for w in model.get_weights()]
     theirs = [w.shape for w in source.get_weights()]
     if ours != theirs:
